@@ -1,0 +1,51 @@
+"""The teacher's WordPiece tokenizer, shared by the teacher and the BiLSTM student."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer
+
+from distill.pretrained import resolve_pretrained
+
+
+class WordPieceFeatures:
+    """Truncate to ``max_length`` tokens once, pad per batch (dynamic padding)."""
+
+    def __init__(self, tokenizer: str, max_length: int = 256) -> None:
+        if max_length < 2:
+            raise ValueError(f"max_length must leave room for [CLS] and [SEP], got {max_length}")
+        self.name = tokenizer
+        self.max_length = max_length
+        self.tokenizer = AutoTokenizer.from_pretrained(resolve_pretrained(tokenizer), use_fast=True)
+        if not self.tokenizer.is_fast:
+            raise ValueError(f"tokenizer {tokenizer} has no fast implementation")
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokenizer)
+
+    def fingerprint(self) -> str:
+        """Identifies the vocabulary, normalisation and truncation: what shapes the logits."""
+        spec = self.tokenizer.backend_tokenizer.to_str() + f"|max_length={self.max_length}"
+        return hashlib.sha256(spec.encode()).hexdigest()
+
+    def fit(self, texts: list[str]) -> None:
+        """Nothing to learn: the vocabulary is the teacher's."""
+
+    def encode(self, texts: list[str]) -> list[np.ndarray]:
+        encoded = self.tokenizer(
+            texts, truncation=True, max_length=self.max_length, return_attention_mask=False
+        )
+        return [np.asarray(ids, dtype=np.int64) for ids in encoded["input_ids"]]
+
+    def collate(self, rows: list[np.ndarray]) -> dict[str, torch.Tensor]:
+        width = max(len(row) for row in rows)
+        input_ids = torch.full((len(rows), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            input_ids[i, : len(row)] = torch.from_numpy(row)
+            attention_mask[i, : len(row)] = 1
+        return {"input_ids": input_ids, "attention_mask": attention_mask}

@@ -1,0 +1,110 @@
+"""Shared fixtures: a synthetic 20news-style corpus on disk and a composed, shrunken config."""
+
+from __future__ import annotations
+
+import io
+import random
+import tarfile
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = str(ROOT / "conf")
+REAL_ARCHIVE = ROOT.parent / "shared" / "data" / "20news-bydate.tar.gz"
+
+GROUPS = {
+    "comp.graphics": "pixel render shader polygon texture image",
+    "rec.autos": "engine wheel brake gearbox tyre driver",
+    "sci.space": "orbit rocket launch nasa shuttle moon",
+}
+
+
+def _message(rng: random.Random, group: str, number: int) -> str:
+    """A Usenet message with a header, a quote, a body and (sometimes) a signature."""
+    words = GROUPS[group].split()
+    body = " ".join(rng.choice(words) for _ in range(rng.randint(5, 60)))
+    lines = [f"From: user{number}@example.com", f"Subject: re {group}", "Organization: Test", ""]
+    if number % 3 == 0:
+        lines += [f"In article <{number}@x>, someone writes:", "> quoted line to drop", "| piped quote"]
+    if number % 7 == 0:
+        lines += [""]  # empty after stripping: headers only, no body
+    else:
+        lines += [body, "more text caf\xe9 na\xefve"]
+    if number % 4 == 0:
+        lines += ["", "-- ", "Sig Nature, Example Corp"]
+    return "\n".join(lines) + "\n"
+
+
+def write_corpus(root: Path, per_group: tuple[int, int] = (24, 12), seed: int = 0) -> dict[str, str]:
+    """Write ``20news-bydate-{train,test}/<group>/<number>`` files; return {relative path: text}."""
+    rng = random.Random(seed)
+    files, number = {}, 1000
+    for split, count in zip(("train", "test"), per_group):
+        for group in GROUPS:
+            for _ in range(count):
+                number += 1
+                relative = f"20news-bydate-{split}/{group}/{number}"
+                files[relative] = _message(rng, group, number)
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(text.encode("latin-1"))
+    return files
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An extracted synthetic corpus in the 20news-bydate layout."""
+    root = tmp_path_factory.mktemp("corpus")
+    write_corpus(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def corpus_archive(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same synthetic corpus packed as 20news-bydate.tar.gz."""
+    path = tmp_path_factory.mktemp("archive") / "20news-bydate.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for file in sorted(corpus_dir.rglob("*")):
+            if file.is_file():
+                data = file.read_bytes()
+                info = tarfile.TarInfo(str(file.relative_to(corpus_dir)))
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+TINY_TEACHER = {
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+}
+
+
+def make_cfg(tmp_path: Path, archive: Path, overrides: list[str] = ()) -> DictConfig:
+    """The real config, shrunk: synthetic data, tiny random teacher, CPU, short runs."""
+    base = [] if "data=csv" in overrides else [f"data.archive={archive}"]
+    base += [
+        f"paths.output_dir={tmp_path / 'run'}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        "teacher.max_length=32",
+        "trainer.accelerator=cpu",
+        "trainer.max_epochs=1",
+        "trainer.log_every_n_steps=1",
+        "++trainer.enable_progress_bar=false",
+        "++trainer.enable_model_summary=false",
+        "logger=csv",
+        "++callbacks.progress_bar=null",
+        "data.val_fraction=0.2",
+    ]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[*base, *overrides])
+    if cfg.model.role == "teacher":
+        with open_dict(cfg):
+            cfg.model.module.pretrained = None
+            cfg.model.module.config = dict(TINY_TEACHER)
+    return cfg

@@ -1,0 +1,78 @@
+"""Every config composes, and every `_target_` binds to the signature it names."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+from hydra.utils import get_object
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from conftest import CONFIG_DIR, make_cfg
+
+CONF = Path(CONFIG_DIR)
+MODELS = sorted(path.stem for path in (CONF / "model").glob("*.yaml"))
+GROUPS = ("data", "distill", "trainer", "logger", "callbacks", "teacher", "experiment")
+# Arguments that train.py passes itself, next to the config.
+PASSED_BY_TRAIN = {"features", "teacher", "require_teacher_logits", "num_classes", "vocab_size", "loss",
+                   "callbacks", "logger"}
+
+
+def targets(node: object):
+    """Every config node that has a `_target_`, depth first."""
+    if isinstance(node, DictConfig):
+        if "_target_" in node:
+            yield node
+        for value in node.values():
+            yield from targets(value)
+    elif isinstance(node, ListConfig):
+        for value in node:
+            yield from targets(value)
+
+
+def assert_binds(node: DictConfig) -> None:
+    target = get_object(node._target_)
+    kwargs = {k: v for k, v in node.items() if not k.startswith("_")}
+    signature = inspect.signature(target)
+    try:
+        signature.bind_partial(**kwargs)
+    except TypeError as error:
+        raise AssertionError(f"{node._target_} does not accept {sorted(kwargs)}: {error}") from None
+    missing = [
+        name for name, parameter in signature.parameters.items()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)
+        and name not in kwargs and name not in PASSED_BY_TRAIN and name != "self"
+    ]
+    assert not missing, f"{node._target_} needs {missing}, which neither the config nor train.py gives"
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("distill", ["kl", "mse", "none"])
+def test_model_configs_bind(model: str, distill: str, tmp_path: Path, corpus_archive: Path) -> None:
+    cfg = make_cfg(tmp_path, corpus_archive, [f"model={model}", f"distill={distill}"])
+    OmegaConf.resolve(cfg)
+    for node in targets(cfg):
+        assert_binds(node)
+
+
+@pytest.mark.parametrize(
+    "group, option",
+    [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))],
+)
+def test_every_option_composes_and_binds(group: str, option: str, tmp_path: Path, corpus_archive: Path) -> None:
+    overrides = [f"{group}={option}"]
+    if option == "csv" and group == "data":
+        overrides += ["data.train_file=a.csv", "data.test_file=b.csv"]
+    cfg = make_cfg(tmp_path, corpus_archive, overrides)
+    OmegaConf.resolve(cfg)
+    for node in targets(cfg):
+        assert_binds(node)
+
+
+def test_every_yaml_starts_with_the_command_that_uses_it() -> None:
+    for path in CONF.rglob("*.yaml"):
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        comments = [line for line in lines[:2] if line.startswith("#")]
+        assert any("python " in line for line in comments), f"{path} does not open with its command"

@@ -1,0 +1,511 @@
+"""Data loading: 20 Newsgroups (archive, folder, scikit-learn) and CSV/JSONL, plus Corpus ops."""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import json
+import shutil
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sklearn.datasets._twenty_newsgroups as sk_twenty
+from conftest import GROUPS, REAL_ARCHIVE
+from sklearn.datasets import fetch_20newsgroups
+
+from distill.data.corpus import Corpus
+from distill.data.csv import CsvDataModule
+from distill.data.newsgroups import Newsgroups20DataModule, build_splits, read_raw
+from distill.data.strip import REMOVABLE
+from distill.features import TfidfFeatures
+
+ALL_REMOVED = ("headers", "footers", "quotes")
+TWO_GROUPS = ["sci.space", "comp.graphics"]  # deliberately not sorted
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _corpus_equal(a: Corpus, b: Corpus) -> None:
+    np.testing.assert_array_equal(a.ids, b.ids)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.texts == b.texts
+    assert a.label_names == b.label_names
+    assert a.fingerprint() == b.fingerprint()
+
+
+def _split_files(root: Path, split: str) -> list[Path]:
+    return sorted(p for p in (root / f"20news-bydate-{split}").glob("*/*") if p.is_file())
+
+
+def _fake_fetch_remote(archive: Path, calls: list):
+    """A stand-in for sklearn's downloader that copies the synthetic archive into ``dirname``."""
+
+    def fetch(remote, dirname=None, n_retries=3, delay=1):
+        calls.append(remote.filename)
+        target = Path(dirname) / remote.filename
+        shutil.copyfile(archive, target)
+        return str(target)
+
+    return fetch
+
+
+def _offline(*args, **kwargs):
+    raise AssertionError("scikit-learn tried to download although its cache should exist")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def sklearn_home(corpus_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scikit-learn data_home whose 20news cache was built from the synthetic archive."""
+    # The stand-in must accept exactly what sklearn passes to the real _fetch_remote.
+    params = inspect.signature(sk_twenty._fetch_remote).parameters
+    assert list(params)[:2] == ["remote", "dirname"]
+    home = tmp_path_factory.mktemp("sklearn_home")
+    calls: list = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sk_twenty, "_fetch_remote", _fake_fetch_remote(corpus_archive, calls))
+        fetch_20newsgroups(data_home=str(home), subset="train", shuffle=False)
+    assert calls == ["20news-bydate.tar.gz"]
+    assert corpus_archive.is_file()  # sklearn deleted its copy, not our fixture
+    return home
+
+
+@pytest.fixture(scope="module")
+def raw(corpus_archive: Path):
+    return read_raw(str(corpus_archive))
+
+
+@pytest.fixture(scope="module")
+def splits(raw):
+    return build_splits(raw, None, ALL_REMOVED)
+
+
+# --------------------------------------------------------------------------- 20 Newsgroups vs scikit-learn
+
+
+def _sklearn_bunch(home: Path, subset: str, categories, remove):
+    return fetch_20newsgroups(
+        data_home=str(home), subset=subset, categories=categories, remove=tuple(remove), shuffle=False
+    )
+
+
+def _by_file(texts, labels, label_names, keys) -> dict[tuple[str, str], tuple[str, str]]:
+    """{(newsgroup, file name): (text, label name)}."""
+    return {key: (text, label_names[label]) for key, text, label in zip(keys, texts, labels)}
+
+
+@pytest.mark.parametrize("categories", [None, TWO_GROUPS], ids=["all", "two"])
+@pytest.mark.parametrize(
+    "remove", [ALL_REMOVED, (), ("quotes", "headers")], ids=["all_removed", "raw", "quotes+headers"]
+)
+def test_build_splits_equals_sklearn(sklearn_home, raw, corpus_dir, monkeypatch, categories, remove) -> None:
+    """Same documents, texts, labels and label names as fetch_20newsgroups, message by message.
+
+    Messages are matched by (newsgroup, file name): scikit-learn's cache keeps load_files'
+    default shuffled order (see test_build_splits_order_equals_sklearn), ours is sorted.
+    """
+    monkeypatch.setattr(sk_twenty, "_fetch_remote", _offline)
+    ours = dict(zip(("train", "test"), build_splits(raw, categories, remove)))
+    for subset, corpus in ours.items():
+        bunch = _sklearn_bunch(sklearn_home, subset, categories, remove)
+        assert len(bunch.data) > 0
+        assert corpus.label_names == list(bunch.target_names)
+        np.testing.assert_array_equal(np.sort(corpus.labels), np.sort(bunch.target))
+        sk_keys = [(Path(f).parent.name, Path(f).name) for f in bunch.filenames]
+        theirs = _by_file(bunch.data, bunch.target, bunch.target_names, sk_keys)
+        # build_splits documents its order: newsgroup name, then file name.
+        files = [p for p in _split_files(corpus_dir, subset) if p.parent.name in corpus.label_names]
+        our_keys = [(p.parent.name, p.name) for p in files]
+        assert len(our_keys) == len(corpus)
+        assert _by_file(corpus.texts, corpus.labels, corpus.label_names, our_keys) == theirs
+    if categories is not None:
+        assert ours["train"].label_names == sorted(categories)
+
+
+def test_sklearn_path_equals_archive_and_folder(sklearn_home, corpus_archive, corpus_dir, monkeypatch):
+    monkeypatch.setattr(sk_twenty, "_fetch_remote", _offline)
+    from_sklearn = read_raw(None, data_home=str(sklearn_home))
+    from_archive = read_raw(str(corpus_archive))
+    from_folder = read_raw(str(corpus_dir))
+    assert from_sklearn == from_archive == from_folder
+    for categories in (None, TWO_GROUPS):
+        for remove in (ALL_REMOVED, ()):
+            reference = build_splits(from_archive, categories, remove)
+            for other in (from_sklearn, from_folder):
+                for a, b in zip(reference, build_splits(other, categories, remove)):
+                    _corpus_equal(a, b)
+
+
+def test_datamodule_loads_same_corpus_from_every_source(sklearn_home, corpus_archive, corpus_dir, monkeypatch):
+    monkeypatch.setattr(sk_twenty, "_fetch_remote", _offline)
+    loaded = [
+        Newsgroups20DataModule(features=TfidfFeatures(), archive=archive, data_home=home).load_corpus()
+        for archive, home in ((str(corpus_archive), None), (str(corpus_dir), None), (None, str(sklearn_home)))
+    ]
+    for other in loaded[1:]:
+        for a, b in zip(loaded[0], other):
+            _corpus_equal(a, b)
+    train, _ = loaded[0]
+    assert train.label_names == sorted(GROUPS)
+
+
+def test_archive_with_leading_folder_and_stray_files(corpus_dir, tmp_path) -> None:
+    """A tarball with a top-level folder and stray files outside the split folders reads the same."""
+    import tarfile
+
+    readme = tmp_path / "README"
+    readme.write_text("not a message")
+    nested = tmp_path / "nested.tar.gz"
+    with tarfile.open(nested, "w:gz") as archive:
+        archive.add(corpus_dir, arcname="20news-bydate")
+        archive.add(readme, arcname="20news-bydate/README")
+        archive.add(readme, arcname="20news-bydate/20news-bydate-train/README")
+    reference = read_raw(str(corpus_dir))
+    assert read_raw(str(nested)) == reference
+    for split in ("train", "test"):
+        assert sorted(reference[split]) == sorted(GROUPS)
+        n_files = sum(len(files) for files in reference[split].values())
+        assert n_files == len(_split_files(corpus_dir, split))
+
+
+# --------------------------------------------------------------------------- ids and empty documents
+
+
+def test_ids_unique_ordered_and_cover_the_corpus(splits, corpus_dir) -> None:
+    train, test = splits
+    n_train, n_test = len(_split_files(corpus_dir, "train")), len(_split_files(corpus_dir, "test"))
+    assert (len(train), len(test)) == (n_train, n_test)  # nothing dropped, not even empty texts
+    all_ids = np.concatenate([train.ids, test.ids])
+    assert len(np.unique(all_ids)) == len(all_ids)
+    assert train.ids.max() < test.ids.min()
+    np.testing.assert_array_equal(all_ids, np.arange(n_train + n_test))
+
+
+def test_ids_stable_across_category_subsets(raw) -> None:
+    # Raw texts (nothing removed) contain a unique "From:" line, so a text identifies a message.
+    full = build_splits(raw, None, ())
+    id_of = {text: int(i) for corpus in full for i, text in zip(corpus.ids, corpus.texts)}
+    assert len(id_of) == sum(len(c) for c in full)
+    for categories in (TWO_GROUPS, ["rec.autos"], ["sci.space"]):
+        sub = build_splits(raw, categories, ())
+        for full_split, sub_split in zip(full, sub):
+            assert 0 < len(sub_split) < len(full_split)
+            assert [id_of[text] for text in sub_split.texts] == sub_split.ids.tolist()
+            names = [sub_split.label_names[label] for label in sub_split.labels]
+            full_names = {int(i): full_split.label_names[l] for i, l in zip(full_split.ids, full_split.labels)}
+            assert names == [full_names[int(i)] for i in sub_split.ids]
+            assert set(names) == set(categories)
+        # Stripped texts get the same ids as well.
+        stripped_full = build_splits(raw, None, ALL_REMOVED)
+        stripped_sub = build_splits(raw, categories, ALL_REMOVED)
+        for full_split, sub_split in zip(stripped_full, stripped_sub):
+            text_of = dict(zip(full_split.ids.tolist(), full_split.texts))
+            assert [text_of[i] for i in sub_split.ids.tolist()] == sub_split.texts
+
+
+def test_empty_after_stripping_documents_are_kept(splits, corpus_dir) -> None:
+    # conftest writes a headers-only message for every 7th message number; those with no
+    # signature strip to nothing (a signature right after the header survives, as in sklearn).
+    for split, corpus in zip(("train", "test"), splits):
+        files = _split_files(corpus_dir, split)
+        assert len(corpus) == len(files)
+        expected = [
+            sk_twenty.strip_newsgroup_quoting(
+                sk_twenty.strip_newsgroup_footer(sk_twenty.strip_newsgroup_header(p.read_bytes().decode("latin-1")))
+            )
+            for p in files
+        ]
+        assert corpus.texts == expected
+        empty = {p.name for p, text in zip(files, corpus.texts) if text.strip() == ""}
+        headers_only = {p.name for p in files if int(p.name) % 7 == 0 and int(p.name) % 4 != 0}
+        assert headers_only and headers_only <= empty
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "error", [urllib.error.URLError("offline"), OSError("network is unreachable"), ConnectionError("x")]
+)
+def test_offline_without_archive_names_data_archive(tmp_path, monkeypatch, error) -> None:
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(sk_twenty, "_fetch_remote", fail)
+    home = tmp_path / "empty_home"
+    home.mkdir()
+    with pytest.raises(FileNotFoundError, match=r"data\.archive"):
+        read_raw(None, data_home=str(home))
+
+
+def test_missing_archive_names_data_archive(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"data\.archive"):
+        read_raw(str(tmp_path / "nope" / "20news-bydate.tar.gz"))
+
+
+def test_archive_without_newsgroup_folders_is_rejected(tmp_path) -> None:
+    (tmp_path / "something" / "else").mkdir(parents=True)
+    (tmp_path / "something" / "else" / "1").write_text("x")
+    with pytest.raises(ValueError, match=r"data\.archive"):
+        read_raw(str(tmp_path))
+
+
+def test_unknown_category_names_data_categories(raw) -> None:
+    with pytest.raises(ValueError, match=r"data\.categories"):
+        build_splits(raw, ["sci.space", "sci.nonexistent"], ALL_REMOVED)
+
+
+def test_unknown_remove_part_is_rejected(raw) -> None:
+    with pytest.raises(ValueError, match=r"data\.remove"):
+        build_splits(raw, None, ("headers", "signatures"))
+
+
+# --------------------------------------------------------------------------- Corpus
+
+
+def _toy_corpus(counts=(30, 20, 11, 7), seed: int = 0) -> Corpus:
+    rng = np.random.default_rng(seed)
+    labels = rng.permutation(np.repeat(np.arange(len(counts)), counts))
+    n = len(labels)
+    ids = np.arange(n) * 3 + 100  # not positions, so id/position mix-ups show
+    return Corpus(ids=ids, texts=[f"doc {i} label {l}" for i, l in zip(ids, labels)], labels=labels,
+                  label_names=[f"c{k}" for k in range(len(counts))])
+
+
+def _pairs(corpus: Corpus) -> set[tuple[int, str, int]]:
+    return {(int(i), t, int(l)) for i, t, l in zip(corpus.ids, corpus.texts, corpus.labels)}
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.25, 0.5])
+@pytest.mark.parametrize("seed", [0, 7])
+def test_split_is_stratified_disjoint_and_covering(fraction: float, seed: int) -> None:
+    corpus = _toy_corpus()
+    rest, held = corpus.split(fraction, seed)
+    assert not set(rest.ids) & set(held.ids)
+    assert _pairs(rest) | _pairs(held) == _pairs(corpus)  # rows stay intact, nothing lost
+    assert len(rest) + len(held) == len(corpus)
+    assert abs(len(held) - fraction * len(corpus)) <= 1
+    for label in range(len(corpus.label_names)):
+        total = int((corpus.labels == label).sum())
+        assert abs(int((held.labels == label).sum()) - fraction * total) <= 1, label
+    # Corpus order is kept inside each part.
+    assert np.all(np.diff(rest.ids) > 0) and np.all(np.diff(held.ids) > 0)
+    assert rest.label_names == held.label_names == corpus.label_names
+
+
+def test_split_is_deterministic_for_a_seed() -> None:
+    corpus = _toy_corpus()
+    first, again = corpus.split(0.2, 3), corpus.split(0.2, 3)
+    for a, b in zip(first, again):
+        _corpus_equal(a, b)
+    others = [corpus.split(0.2, seed)[1].ids.tolist() for seed in (4, 5, 6)]
+    assert any(ids != first[1].ids.tolist() for ids in others)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
+def test_split_rejects_bad_fraction(fraction: float) -> None:
+    with pytest.raises(ValueError, match=r"val_fraction"):
+        _toy_corpus().split(fraction, 0)
+
+
+def test_split_of_corpus_with_singleton_class_still_works() -> None:
+    corpus = _toy_corpus(counts=(10, 10, 1))
+    rest, held = corpus.split(0.3, 0)
+    assert _pairs(rest) | _pairs(held) == _pairs(corpus)
+
+
+def test_sample_caps_the_size() -> None:
+    corpus = _toy_corpus()
+    for n in (4, 10, 33, len(corpus) - 10):
+        sample = corpus.sample(n, 0)
+        assert len(sample) == n
+        assert _pairs(sample) <= _pairs(corpus)
+        for label in range(len(corpus.label_names)):  # stratified: each class keeps its share
+            share = (corpus.labels == label).mean()
+            assert abs(int((sample.labels == label).sum()) - n * share) <= 1, (n, label)
+        _corpus_equal(sample, corpus.sample(n, 0))
+    assert len(corpus.sample(len(corpus), 0)) == len(corpus)
+    assert len(corpus.sample(10 * len(corpus), 0)) == len(corpus)
+    with pytest.raises(ValueError):
+        corpus.sample(0, 0)
+
+
+@pytest.mark.parametrize("case", ["sample_almost_all", "tiny_fraction"])
+def test_split_and_sample_near_the_edges(case: str) -> None:
+    corpus = _toy_corpus()  # 68 examples, 4 classes
+    if case == "sample_almost_all":
+        assert len(corpus.sample(len(corpus) - 2, 0)) == len(corpus) - 2
+    else:
+        rest, held = corpus.split(0.03, 0)  # 3 held-out examples < 4 classes
+        assert len(rest) + len(held) == len(corpus)
+
+
+def test_fingerprint_changes_with_text_label_and_order() -> None:
+    corpus = _toy_corpus()
+    base = corpus.fingerprint()
+    same = Corpus(corpus.ids.copy(), list(corpus.texts), corpus.labels.copy(), list(corpus.label_names))
+    assert same.fingerprint() == base
+
+    texts = list(corpus.texts)
+    texts[5] = texts[5] + "!"
+    assert Corpus(corpus.ids, texts, corpus.labels, corpus.label_names).fingerprint() != base
+
+    labels = corpus.labels.copy()
+    labels[5] = (labels[5] + 1) % len(corpus.label_names)
+    assert Corpus(corpus.ids, corpus.texts, labels, corpus.label_names).fingerprint() != base
+
+    order = np.arange(len(corpus))
+    order[[0, 1]] = order[[1, 0]]
+    assert corpus.subset(order).fingerprint() != base
+
+    # Moving text between neighbours ("ab","c" vs "a","bc") must not collide.
+    merged = list(corpus.texts)
+    merged[0], merged[1] = merged[0] + merged[1][0], merged[1][1:]
+    assert Corpus(corpus.ids, merged, corpus.labels, corpus.label_names).fingerprint() != base
+
+
+def test_corpus_rejects_ragged_columns_and_duplicate_ids() -> None:
+    with pytest.raises(ValueError):
+        Corpus(np.arange(3), ["a", "b"], np.zeros(3, dtype=np.int64), ["x"])
+    with pytest.raises(ValueError, match="unique"):
+        Corpus(np.array([1, 2, 1]), ["a", "b", "c"], np.zeros(3, dtype=np.int64), ["x"])
+
+
+# --------------------------------------------------------------------------- CSV / JSONL
+
+
+CSV_LABELS = ["spam", "ham", "eggs"]
+
+
+def _write_csv_data(tmp_path: Path, n_train: int = 30, test_labels=None) -> tuple[Path, Path]:
+    train = tmp_path / "train.csv"
+    with open(train, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["text", "label", "extra"])
+        writer.writeheader()
+        for i in range(n_train):
+            label = CSV_LABELS[i % 3]
+            text = f'row {i}, with "quotes", a comma and\na newline about {label} {label}'
+            writer.writerow({"text": text, "label": label, "extra": i})
+    test = tmp_path / "test.jsonl"
+    labels = test_labels or ["ham", "spam", "eggs", "spam"]
+    with open(test, "w", encoding="utf-8") as handle:
+        for i, label in enumerate(labels):
+            handle.write(json.dumps({"text": f"test {i} caf\u00e9 {label}", "label": label}) + "\n")
+        handle.write("\n")  # a trailing blank line is ignored
+    return train, test
+
+
+def _csv_module(train: Path, test: Path, **kwargs) -> CsvDataModule:
+    return CsvDataModule(
+        train_file=str(train),
+        test_file=str(test),
+        features=TfidfFeatures(min_df=1, max_df=1.0),
+        batch_size=4,
+        val_fraction=0.2,
+        seed=0,
+        **kwargs,
+    )
+
+
+def test_csv_datamodule_end_to_end(tmp_path) -> None:
+    train_file, test_file = _write_csv_data(tmp_path)
+    module = _csv_module(train_file, test_file)
+    module.setup()
+    assert module.label_names == sorted(CSV_LABELS) == ["eggs", "ham", "spam"]
+    assert module.num_classes == 3
+    train, val, test = (module.splits[s] for s in ("train", "val", "test"))
+    # val is carved from train (30 rows): disjoint, covering, stratified; test untouched.
+    assert len(train) + len(val) == 30 and len(val) == 6
+    assert set(train.ids) | set(val.ids) == set(range(30))
+    assert not set(train.ids) & set(val.ids)
+    assert sorted(np.bincount(val.labels, minlength=3).tolist()) == [2, 2, 2]
+    assert len(test) == 4 and set(test.ids) == set(range(30, 34))
+    # Texts and labels survive the CSV round trip (commas, quotes, newlines, non-ASCII).
+    with open(train_file, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for corpus in (train, val):
+        for i, text, label in zip(corpus.ids, corpus.texts, corpus.labels):
+            assert text == rows[i]["text"]
+            assert module.label_names[label] == rows[i]["label"]
+    assert [module.label_names[l] for l in test.labels] == ["ham", "spam", "eggs", "spam"]
+    assert test.texts[0] == "test 0 caf\u00e9 ham"
+
+    batch = next(iter(module.train_dataloader()))
+    assert {"ids", "labels", "inputs"} <= set(batch)
+    assert "teacher_logits" not in batch
+    assert batch["ids"].shape == batch["labels"].shape == (4,)
+    assert set(batch["ids"].tolist()) <= set(train.ids.tolist())
+    assert set(batch["inputs"]) == {"indices", "offsets", "weights"}
+    label_of = dict(zip(val.ids.tolist(), val.labels.tolist()))
+    for ids, labels in ((b["ids"], b["labels"]) for b in module.val_dataloader()):
+        assert labels.tolist() == [label_of[i] for i in ids.tolist()]
+
+
+def test_csv_id_column_missing_from_test_file(tmp_path) -> None:
+    train_file, test_file = _write_csv_data(tmp_path)
+    module = _csv_module(train_file, test_file, id_column="extra")
+    # test.jsonl has no "extra" column -> KeyError naming it.
+    with pytest.raises(KeyError, match="extra"):
+        module.load_corpus()
+
+
+def test_csv_unseen_test_label_raises(tmp_path) -> None:
+    train_file, test_file = _write_csv_data(tmp_path, test_labels=["ham", "bacon"])
+    with pytest.raises(ValueError, match="bacon"):
+        _csv_module(train_file, test_file).setup()
+
+
+@pytest.mark.parametrize(("option", "column"), [("text_column", "body"), ("label_column", "category")])
+def test_csv_missing_column_raises_key_error(tmp_path, option: str, column: str) -> None:
+    train_file, test_file = _write_csv_data(tmp_path)
+    module = _csv_module(train_file, test_file, **{option: column})
+    with pytest.raises(KeyError, match=column):
+        module.setup()
+
+
+def test_csv_missing_file_raises(tmp_path) -> None:
+    train_file, _ = _write_csv_data(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        _csv_module(train_file, tmp_path / "missing.jsonl").setup()
+
+
+# --------------------------------------------------------------------------- real corpus
+
+
+@pytest.fixture(scope="module")
+def real_raw():
+    if not REAL_ARCHIVE.is_file():
+        pytest.skip(f"{REAL_ARCHIVE} not found")
+    return read_raw(str(REAL_ARCHIVE))
+
+
+@pytest.mark.slow
+def test_real_archive_counts_and_empty_documents(real_raw) -> None:
+    train, test = build_splits(real_raw, None, REMOVABLE)
+    assert (len(train), len(test)) == (11314, 7532)
+    assert len(train.label_names) == len(test.label_names) == 20
+    assert set(np.unique(train.labels)) == set(range(20)) == set(np.unique(test.labels))
+    empty_train = sum(text.strip() == "" for text in train.texts)
+    empty_test = sum(text.strip() == "" for text in test.texts)
+    assert 250 <= empty_train <= 350
+    assert 150 <= empty_test <= 260
+    all_ids = np.concatenate([train.ids, test.ids])
+    np.testing.assert_array_equal(all_ids, np.arange(len(all_ids)))
+
+
+@pytest.mark.slow
+def test_real_archive_stripping_matches_sklearn(real_raw) -> None:
+    stripped, unstripped = build_splits(real_raw, None, REMOVABLE), build_splits(real_raw, None, ())
+    for ours, raw_split in zip(stripped, unstripped):
+        assert ours.ids.tolist() == raw_split.ids.tolist()
+        for i in range(len(ours)):  # every document: stripping is cheap
+            text = raw_split.texts[i]
+            expected = sk_twenty.strip_newsgroup_quoting(
+                sk_twenty.strip_newsgroup_footer(sk_twenty.strip_newsgroup_header(text))
+            )
+            assert ours.texts[i] == expected, int(ours.ids[i])

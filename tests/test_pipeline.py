@@ -1,0 +1,171 @@
+"""Tiny end-to-end runs: teacher -> cache -> students, and every way the cache can be wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from conftest import CONFIG_DIR, make_cfg
+from distill.cache import CacheMismatchError, TeacherLogits
+from distill.models import BiLSTMModule, LogisticModule, TeacherModule
+from train import run
+
+MODELS = sorted(path.stem for path in (Path(CONFIG_DIR) / "model").glob("*.yaml"))
+STUDENTS = ("logistic", "bilstm")
+
+
+@pytest.fixture(scope="module")
+def teacher_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path):
+    """One tiny random-BERT teacher, fine-tuned and cached, shared by this module's tests."""
+    tmp = tmp_path_factory.mktemp("teacher")
+    cfg = make_cfg(tmp, corpus_archive, ["model=teacher_minilm", "trainer.max_epochs=10", "model.batch_size=8", "model.module.lr=5e-3", "callbacks.early_stopping.patience=10"])
+    metrics = run(cfg)
+    return cfg, metrics
+
+
+def datamodule_for(cfg):
+    teacher = instantiate(cfg.teacher)
+    datamodule = instantiate(cfg.data, features=instantiate(cfg.model.features), teacher=teacher,
+                             require_teacher_logits=True)
+    datamodule.setup("fit")
+    return datamodule
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_fast_dev_run_every_model(model: str, tmp_path: Path, corpus_archive: Path) -> None:
+    cfg = make_cfg(tmp_path, corpus_archive, [f"model={model}", "distill=none", "++trainer.fast_dev_run=true"])
+    metrics = run(cfg)
+    assert np.isfinite(metrics["test/loss"]) and 0.0 <= metrics["test/acc"] <= 1.0
+
+
+def test_teacher_writes_a_cache_for_every_split(teacher_run, tmp_path: Path) -> None:
+    cfg, metrics = teacher_run
+    cache = TeacherLogits.load(cfg.teacher.logits)
+    datamodule = datamodule_for(make_cfg_like(cfg, tmp_path, "model=logistic"))
+    for split, corpus in datamodule.splits.items():
+        assert cache.manifest["splits"][split]["examples"] == len(corpus)
+        np.testing.assert_array_equal(cache.ids[split], corpus.ids)
+        assert cache.logits[split].shape == (len(corpus), 3) and np.isfinite(cache.logits[split]).all()
+    assert cache.manifest["teacher"]["metrics"]["test/acc"] == metrics["test/acc"]
+    assert metrics["test/acc"] > 0.5  # three well-separated synthetic classes
+
+
+def make_cfg_like(cfg, tmp_path: Path, *overrides: str):
+    """A config with its own output folder that reads the same cache as ``cfg``."""
+    return make_cfg(tmp_path, Path(cfg.data.archive), [f"teacher.logits={cfg.teacher.logits}", *overrides])
+
+
+@pytest.mark.parametrize("student", STUDENTS)
+def test_students_distil_from_the_cache_without_loading_the_teacher(
+    student: str, teacher_run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def no_teacher(*args, **kwargs):
+        raise AssertionError("the teacher must not be loaded while a student trains")
+
+    monkeypatch.setattr(TeacherModule, "__init__", no_teacher)
+    monkeypatch.setattr("transformers.AutoModelForSequenceClassification.from_pretrained", no_teacher)
+    cfg = make_cfg_like(teacher_run[0], tmp_path, f"model={student}", "distill=kl", "distill.alpha=0.9",
+                        "distill.schedule=linear", "distill.temperature=4", "distill.temperature_end=1",
+                        "trainer.max_epochs=2")
+    metrics = run(cfg)
+    assert 0.0 <= metrics["test/agreement"] <= 1.0
+    assert np.isfinite(metrics["test/loss"])
+    log = (Path(cfg.paths.output_dir) / "csv" / "version_0" / "metrics.csv").read_text()
+    assert "train/temperature" in log.splitlines()[0]
+
+
+def test_teacher_logits_follow_the_example_ids_through_shuffling(teacher_run, tmp_path: Path) -> None:
+    cfg = make_cfg_like(teacher_run[0], tmp_path, "model=logistic")
+    datamodule = datamodule_for(cfg)
+    cache = TeacherLogits.load(cfg.teacher.logits)
+    seen = []
+    for batch in datamodule.train_dataloader():
+        expected = cache.lookup(batch["ids"].numpy())
+        np.testing.assert_array_equal(batch["teacher_logits"].numpy(), expected)
+        seen.extend(batch["ids"].tolist())
+    assert seen != sorted(seen), "train loader should shuffle"
+    assert sorted(seen) == sorted(datamodule.splits["train"].ids.tolist())
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("data.categories=[comp.graphics,sci.space]", "labels"),
+        ("data.max_train_samples=20", "split 'train'"),
+        ("data.val_fraction=0.3", "split"),
+        ("teacher.max_length=16", "max_length"),
+        ("teacher.pretrained=bert-base-uncased", "teacher.pretrained"),
+    ],
+)
+def test_mismatched_cache_is_refused_with_the_reason(teacher_run, override: str, message: str, tmp_path: Path) -> None:
+    cfg = make_cfg_like(teacher_run[0], tmp_path, "model=logistic", override)
+    with pytest.raises(CacheMismatchError, match=message):
+        datamodule_for(cfg)
+
+
+def test_cache_from_another_teacher_checkpoint_is_refused(teacher_run, tmp_path: Path) -> None:
+    other = tmp_path / "other.ckpt"
+    other.write_bytes(b"another teacher")
+    cfg = make_cfg_like(teacher_run[0], tmp_path, "model=logistic", f"teacher.ckpt_path={other}")
+    with pytest.raises(CacheMismatchError, match="checkpoint"):
+        datamodule_for(cfg)
+    right = teacher_run[0].teacher.logits
+    pinned = TeacherLogits.load(right).manifest["teacher"]["checkpoint"]
+    datamodule_for(make_cfg_like(teacher_run[0], tmp_path, "model=logistic", f"teacher.ckpt_path={pinned}"))
+
+
+def test_tampered_logits_are_refused(teacher_run, tmp_path: Path) -> None:
+    cache = TeacherLogits.load(teacher_run[0].teacher.logits)
+    cache.logits["train"][0, 0] += 1.0
+    tampered = tmp_path / "tampered.npz"
+    cache.save(tampered)
+    with pytest.raises(CacheMismatchError, match="corrupt"):
+        TeacherLogits.load(tampered)
+
+
+def test_distilling_without_a_cache_names_the_fix(tmp_path: Path, corpus_archive: Path) -> None:
+    cfg = make_cfg(tmp_path, corpus_archive, ["model=logistic", "distill=kl"])
+    with pytest.raises(CacheMismatchError, match="model=teacher_minilm"):
+        run(cfg)
+
+
+def test_reloaded_teacher_checkpoint_reproduces_the_cache(teacher_run, tmp_path: Path) -> None:
+    cfg = teacher_run[0]
+    cache = TeacherLogits.load(cfg.teacher.logits)
+    model = TeacherModule.load_from_checkpoint(cache.manifest["teacher"]["checkpoint"]).eval()
+    datamodule = datamodule_for(make_cfg_like(cfg, tmp_path, "model=teacher_minilm"))
+    batch = next(iter(datamodule.test_dataloader()))
+    with torch.no_grad():
+        logits = model(**batch["inputs"])
+    np.testing.assert_allclose(logits.numpy(), cache.lookup(batch["ids"].numpy()), atol=1e-5)
+
+
+@pytest.mark.parametrize("student, module", [("logistic", LogisticModule), ("bilstm", BiLSTMModule)])
+def test_student_checkpoint_reloads_without_arguments(student, module, tmp_path: Path, corpus_archive) -> None:
+    cfg = make_cfg(tmp_path, corpus_archive, [f"model={student}", "distill=none"])
+    run(cfg)
+    checkpoint = next((Path(cfg.paths.output_dir) / "checkpoints").glob("*.ckpt"))
+    reloaded = module.load_from_checkpoint(checkpoint)
+    assert reloaded.num_classes == 3
+
+
+@pytest.mark.parametrize("model", ["teacher_minilm", "bilstm", "logistic"])
+def test_empty_documents_give_finite_logits(model: str, tmp_path: Path, corpus_archive: Path) -> None:
+    cfg = make_cfg(tmp_path, corpus_archive, [f"model={model}", "distill=none"])
+    datamodule = instantiate(cfg.data, features=instantiate(cfg.model.features))
+    datamodule.setup("fit")
+    empty = [i for i, text in enumerate(datamodule.splits["test"].texts) if not text.strip()]
+    assert empty, "the synthetic corpus has documents that are empty after stripping"
+    net = instantiate(cfg.model.module, num_classes=datamodule.num_classes,
+                      vocab_size=datamodule.features.vocab_size)
+    dataset = datamodule.datasets["test"]
+    batch = datamodule.dataloader("test").collate_fn([dataset[i] for i in empty])
+    logits = net(**batch["inputs"])
+    loss = net.loss_fn(logits, batch["labels"])
+    loss.backward()
+    assert torch.isfinite(logits).all() and torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
