@@ -2,7 +2,8 @@
 
     python pipeline.py experiment=quickstart data.archive=../shared/data/20news-bydate.tar.gz
 
-Stages come from `pipeline.stages` (name -> overrides on top of this run's config). The
+Stages come from `pipeline.stages` (conf/pipeline.yaml; experiments may replace them): each
+is a train.py run with this command's overrides, then the stage's own. The
 teacher stage is skipped when `teacher.logits` already holds a cache that matches the data.
 """
 
@@ -38,18 +39,19 @@ def cached_teacher_metrics(cfg: DictConfig) -> dict[str, float] | None:
     return cache.manifest["teacher"]["metrics"]
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> None:
-    output_dir = Path(cfg.paths.output_dir)
-    user_overrides = list(HydraConfig.get().overrides.task)
+def run_pipeline(stages: dict[str, list[str]], overrides: list[str], output_dir: Path) -> dict[str, dict]:
+    """Run the stages in order; each writes under ``output_dir/<stage>``. Returns their metrics."""
+    output_dir.mkdir(parents=True, exist_ok=True)
     results = {}
-    for name, stage_overrides in cfg.pipeline.stages.items():
-        overrides = [*user_overrides, *stage_overrides, f"paths.output_dir={output_dir / name}"]
-        stage_cfg = compose(config_name="train", overrides=overrides)
+    for name, stage_overrides in stages.items():
+        stage_cfg = compose(
+            config_name="train",
+            overrides=[*overrides, *stage_overrides, f"paths.output_dir={output_dir / name}"],
+        )
         started = time.time()
         metrics = cached_teacher_metrics(stage_cfg) if stage_cfg.model.role == "teacher" else None
         if metrics is not None:
-            print(f"[pipeline] {name}: cache {stage_cfg.teacher.logits} matches the data, skipped")
+            print(f"[pipeline] {name}: {stage_cfg.teacher.logits} matches the data, stage skipped")
             metrics = {**metrics, "skipped": True}
         else:
             metrics = run(stage_cfg)
@@ -58,6 +60,13 @@ def main(cfg: DictConfig) -> None:
     (output_dir / "comparison.json").write_text(json.dumps(results, indent=2))
     (output_dir / "comparison.md").write_text(table + "\n")
     print("\n" + table)
+    return results
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="pipeline")
+def main(cfg: DictConfig) -> None:
+    stages = {name: list(overrides) for name, overrides in cfg.pipeline.stages.items()}
+    run_pipeline(stages, list(HydraConfig.get().overrides.task), Path(cfg.paths.output_dir))
 
 
 if __name__ == "__main__":

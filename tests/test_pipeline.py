@@ -9,7 +9,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from conftest import CONFIG_DIR, make_cfg
+from conftest import CONFIG_DIR, TINY_TEACHER, make_cfg
 from distill.cache import CacheMismatchError, TeacherLogits
 from distill.models import BiLSTMModule, LogisticModule, TeacherModule
 from train import run
@@ -169,3 +169,27 @@ def test_empty_documents_give_finite_logits(model: str, tmp_path: Path, corpus_a
     loss.backward()
     assert torch.isfinite(logits).all() and torch.isfinite(loss)
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+
+
+def test_pipeline_runs_every_stage_then_skips_a_matching_teacher(tmp_path: Path, corpus_archive: Path) -> None:
+    from hydra import initialize_config_dir
+
+    from pipeline import run_pipeline
+
+    tiny = ",".join(f"{key}:{value}" for key, value in TINY_TEACHER.items())
+    stages = {
+        "teacher": ["model=teacher_minilm", "model.module.pretrained=null", f"+model.module.config={{{tiny}}}",
+                    "trainer.max_epochs=2"],
+        "logistic_hard": ["model=logistic", "distill=none"],
+        "logistic_kd": ["model=logistic", "distill=kl"],
+    }
+    overrides = [f"data.archive={corpus_archive}", f"paths.cache_dir={tmp_path / 'cache'}", "teacher.max_length=32",
+                 "trainer.accelerator=cpu", "++trainer.enable_progress_bar=false", "++callbacks.progress_bar=null"]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        first = run_pipeline(stages, overrides, tmp_path / "first")
+        second = run_pipeline({"teacher": stages["teacher"]}, overrides, tmp_path / "second")
+    assert set(first) == set(stages) and "skipped" not in first["teacher"]
+    assert "test/agreement" in first["logistic_kd"] and "test/agreement" not in first["teacher"]
+    assert second["teacher"]["skipped"] and second["teacher"]["test/acc"] == first["teacher"]["test/acc"]
+    table = (tmp_path / "first" / "comparison.md").read_text()
+    assert all(f"| {name} |" in table for name in stages)

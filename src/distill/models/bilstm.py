@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from distill.loss import DistillationLoss
 from distill.models.base import ClassifierModule
 from distill.pretrained import input_embeddings
 
 
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each (B, L, D) sequence within its length; padding stays at the end."""
+    positions = torch.arange(x.shape[1], device=x.device).expand(x.shape[0], -1)
+    source = lengths.unsqueeze(1) - 1 - positions
+    source = torch.where(source >= 0, source, positions)
+    return x.gather(1, source.unsqueeze(-1).expand_as(x))
+
+
 class BiLSTMNet(nn.Module):
-    """Masked mean- and max-pooling over BiLSTM states, so padding never leaks in."""
+    """A bidirectional LSTM with masked mean- and max-pooling, so padding never leaks in.
+
+    The two directions are separate LSTMs, the backward one reading each sequence reversed
+    within its own length: padding sits after the real tokens for both, so no state at a
+    real position has seen a pad. On CPU this is several times faster than packed sequences.
+    """
 
     def __init__(
         self,
@@ -27,9 +39,10 @@ class BiLSTMNet(nn.Module):
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
-        self.lstm = nn.LSTM(
-            embedding_dim, hidden_size, num_layers=num_layers, batch_first=True, bidirectional=True,
-            dropout=dropout if num_layers > 1 else 0.0,
+        self.forward_lstm, self.backward_lstm = (
+            nn.LSTM(embedding_dim, hidden_size, num_layers=num_layers, batch_first=True,
+                    dropout=dropout if num_layers > 1 else 0.0)
+            for _ in range(2)
         )
         self.head = nn.Sequential(
             nn.Dropout(dropout),
@@ -41,10 +54,10 @@ class BiLSTMNet(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         lengths = attention_mask.sum(-1).clamp(min=1)
-        packed = pack_padded_sequence(
-            self.embedding(input_ids), lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        states, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=input_ids.shape[1])
+        embedded = self.embedding(input_ids)
+        forward_states = self.forward_lstm(embedded)[0]
+        backward_states = reverse_padded(self.backward_lstm(reverse_padded(embedded, lengths))[0], lengths)
+        states = torch.cat([forward_states, backward_states], dim=-1)
         mask = attention_mask.unsqueeze(-1).to(states.dtype)
         mean = (states * mask).sum(1) / lengths.unsqueeze(-1).to(states.dtype)
         maximum = states.masked_fill(mask == 0, torch.finfo(states.dtype).min).amax(1)
