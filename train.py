@@ -62,7 +62,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     if is_teacher and trainer.is_global_zero and not trainer.fast_dev_run:
         if checkpoint is None:
             raise ValueError("the teacher's logits must come from a saved checkpoint: use callbacks=default")
-        model = type(model).load_from_checkpoint(checkpoint)
+        # trainer.test(ckpt_path=checkpoint) left the checkpoint's weights in `model`.
         teacher_manifest = {
             "pretrained": teacher.pretrained,
             "checkpoint": str(checkpoint),

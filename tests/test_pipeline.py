@@ -193,3 +193,29 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher(tmp_path: Path,
     assert second["teacher"]["skipped"] and second["teacher"]["test/acc"] == first["teacher"]["test/acc"]
     table = (tmp_path / "first" / "comparison.md").read_text()
     assert all(f"| {name} |" in table for name in stages)
+
+
+def test_teacher_ckpt_path_caches_a_trained_teacher_without_fitting(
+    teacher_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = teacher_run[0]
+    checkpoint = TeacherLogits.load(cfg.teacher.logits).manifest["teacher"]["checkpoint"]
+    monkeypatch.setattr("lightning.pytorch.Trainer.fit", lambda *a, **k: pytest.fail("must not fit"))
+    again = make_cfg(tmp_path, Path(cfg.data.archive), [
+        "model=teacher_minilm", f"teacher.ckpt_path={checkpoint}", f"teacher.logits={tmp_path / 'again.npz'}"])
+    metrics = run(again)
+    first, second = TeacherLogits.load(cfg.teacher.logits), TeacherLogits.load(tmp_path / "again.npz")
+    assert metrics["test/acc"] == teacher_run[1]["test/acc"]
+    for split in ("train", "val", "test"):
+        np.testing.assert_allclose(second.logits[split], first.logits[split], atol=1e-5)
+
+
+def test_own_csv_corpus_trains_end_to_end(tmp_path: Path, corpus_archive: Path) -> None:
+    rows = [("orbit rocket launch", "space"), ("engine brake wheel", "autos"), ("", "autos")] * 12
+    (tmp_path / "train.csv").write_text("text,label\n" + "\n".join(f'"{t}",{y}' for t, y in rows) + "\n")
+    (tmp_path / "test.csv").write_text("text,label\n" + "\n".join(f'"{t}",{y}' for t, y in rows[:6]) + "\n")
+    cfg = make_cfg(tmp_path, corpus_archive, ["data=csv", f"data.train_file={tmp_path / 'train.csv'}",
+                                              f"data.test_file={tmp_path / 'test.csv'}", "model=logistic",
+                                              "distill=none", "model.features.min_df=1", "trainer.max_epochs=3"])
+    metrics = run(cfg)
+    assert metrics["test/acc"] > 0.6
