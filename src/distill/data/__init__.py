@@ -1,0 +1,1 @@
+"""Text datasets: one ``TextDataModule`` subclass per source (``distill.data.datamodule``)."""

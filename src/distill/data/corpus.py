@@ -1,0 +1,83 @@
+"""A split of labelled texts with stable ids, and the operations every data source shares."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Texts with integer labels and stable integer ids, all in one order.
+
+    ``ids`` identify an example across runs (teacher logits are keyed by them);
+    ``labels`` index ``label_names``, with -1 meaning "no hard label".
+    """
+
+    ids: np.ndarray
+    texts: list[str]
+    labels: np.ndarray
+    label_names: list[str]
+
+    def __post_init__(self) -> None:
+        if not (len(self.ids) == len(self.texts) == len(self.labels)):
+            raise ValueError(
+                f"Corpus columns differ in length: {len(self.ids)} ids, "
+                f"{len(self.texts)} texts, {len(self.labels)} labels"
+            )
+        if len(np.unique(self.ids)) != len(self.ids):
+            raise ValueError("Corpus ids must be unique: teacher logits are looked up by id")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, indices: np.ndarray) -> Corpus:
+        indices = np.asarray(indices, dtype=np.int64)
+        return Corpus(
+            ids=self.ids[indices],
+            texts=[self.texts[i] for i in indices],
+            labels=self.labels[indices],
+            label_names=self.label_names,
+        )
+
+    def split(self, fraction: float, seed: int) -> tuple[Corpus, Corpus]:
+        """Stratified (rest, held-out) split with ``fraction`` of the examples held out."""
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"data.val_fraction must be in (0, 1), got {fraction}")
+        n_held_out = math.ceil(fraction * len(self))
+        rest, held_out = train_test_split(
+            np.arange(len(self)), test_size=n_held_out, random_state=seed, stratify=self._strata(n_held_out)
+        )
+        return self.subset(np.sort(rest)), self.subset(np.sort(held_out))
+
+    def sample(self, n: int, seed: int) -> Corpus:
+        """A stratified sample of ``n`` examples (the whole corpus when ``n >= len``)."""
+        if n >= len(self):
+            return self
+        if n <= 0:
+            raise ValueError(f"data.max_train_samples must be positive, got {n}")
+        keep, _ = train_test_split(
+            np.arange(len(self)), train_size=n, random_state=seed, stratify=self._strata(n)
+        )
+        return self.subset(np.sort(keep))
+
+    def _strata(self, n_drawn: int) -> np.ndarray | None:
+        """Stratify on labels when every class can appear on both sides, else split at random."""
+        _, counts = np.unique(self.labels, return_counts=True)
+        sides = min(n_drawn, len(self) - n_drawn)
+        return self.labels if counts.min() >= 2 and sides >= len(counts) else None
+
+    def fingerprint(self) -> str:
+        """SHA-256 over ids, labels, label names and texts, in order."""
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(self.ids, dtype=np.int64).tobytes())
+        digest.update(np.ascontiguousarray(self.labels, dtype=np.int64).tobytes())
+        digest.update("\x1f".join(self.label_names).encode())
+        for text in self.texts:
+            digest.update(text.encode("utf-8", "surrogatepass"))
+            digest.update(b"\x00")
+        return digest.hexdigest()
