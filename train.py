@@ -52,7 +52,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     if is_teacher and teacher.ckpt_path:
-        checkpoint = teacher.ckpt_path  # an already fine-tuned teacher: only test and cache it
+        checkpoint = teacher.ckpt_path  # an already fine-tuned teacher: evaluate and cache it
+        trainer.validate(model, datamodule=datamodule, ckpt_path=checkpoint)
     else:
         trainer.fit(model, datamodule=datamodule)
         checkpoint = getattr(trainer.checkpoint_callback, "best_model_path", "") or None

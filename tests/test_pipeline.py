@@ -206,6 +206,7 @@ def test_teacher_ckpt_path_caches_a_trained_teacher_without_fitting(
     metrics = run(again)
     first, second = TeacherLogits.load(cfg.teacher.logits), TeacherLogits.load(tmp_path / "again.npz")
     assert metrics["test/acc"] == teacher_run[1]["test/acc"]
+    assert metrics["val/acc_best"] == pytest.approx(teacher_run[1]["val/acc_best"])
     for split in ("train", "val", "test"):
         np.testing.assert_allclose(second.logits[split], first.logits[split], atol=1e-5)
 
