@@ -77,7 +77,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
 
     metrics["train_seconds"] = time.time() - started
     if trainer.is_global_zero:
-        summary = {"model": cfg.model.name, "distill": OmegaConf.to_container(cfg.distill), "metrics": metrics}
+        summary = {"model": cfg.model.name, "status": "completed",
+                   "distill": OmegaConf.to_container(cfg.distill), "metrics": metrics}
         Path(cfg.paths.output_dir).mkdir(parents=True, exist_ok=True)
         (Path(cfg.paths.output_dir) / "metrics.json").write_text(json.dumps(summary, indent=2))
     return metrics
@@ -92,8 +93,17 @@ def _best_val_acc(trainer: L.Trainer) -> float:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    """Returns the best validation accuracy, the metric sweepers optimise."""
-    return run(cfg)["val/acc_best"]
+    """Returns the best validation accuracy, the metric sweepers optimise.
+
+    A failed run leaves ``metrics.json`` with its error, so a sweep summary can list it.
+    """
+    try:
+        return run(cfg)["val/acc_best"]
+    except Exception as error:
+        failure = {"model": cfg.model.name, "status": "failed", "error": f"{type(error).__name__}: {error}"}
+        Path(cfg.paths.output_dir).mkdir(parents=True, exist_ok=True)
+        (Path(cfg.paths.output_dir) / "metrics.json").write_text(json.dumps(failure, indent=2))
+        raise
 
 
 if __name__ == "__main__":

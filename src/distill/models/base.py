@@ -66,6 +66,8 @@ class ClassifierModule(L.LightningModule):
         logits = self(**batch["inputs"])
         teacher_logits = batch.get("teacher_logits")
         loss = self.loss_fn(logits, batch["labels"], teacher_logits)
+        if stage == "train" and not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss at step {self.global_step}: lower model.module.lr?")
         batch_size = len(batch["labels"])
         self.log(f"{stage}/loss", loss, batch_size=batch_size, on_step=stage == "train", on_epoch=True,
                  prog_bar=stage != "test", sync_dist=stage != "train")

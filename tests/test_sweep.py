@@ -1,0 +1,49 @@
+"""A real Hydra multirun over temperature and alpha, one job failing, then the sweep summary."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, make_cfg
+from distill import sweep_report
+from train import run
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> Path:
+    tmp = tmp_path_factory.mktemp("sweep_teacher")
+    cfg = make_cfg(tmp, corpus_archive, ["model=teacher_minilm", "trainer.max_epochs=2"])
+    run(cfg)
+    return Path(cfg.teacher.logits)
+
+
+def test_multirun_sweep_then_summary(tiny_cache: Path, corpus_archive: Path, tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    command = [
+        sys.executable, "train.py", "-m", "model=logistic", "distill.temperature=1,4",
+        "distill.alpha=0.2,0.8,1.5",  # 1.5 is invalid: those two jobs fail, the others must finish
+        f"data.archive={corpus_archive}", f"teacher.logits={tiny_cache}", "teacher.max_length=32",
+        "data.val_fraction=0.2", "trainer.accelerator=cpu", "trainer.max_epochs=2",
+        "++trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false",
+        "++callbacks.progress_bar=null", f"hydra.sweep.dir={sweep_dir}",
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert result.returncode != 0, "a sweep with failed jobs must not exit 0"
+    assert "distill.alpha must be in [0, 1]" in result.stderr
+
+    best = sweep_report.main([str(sweep_dir)])
+    runs = sweep_report.collect_runs(sweep_dir)
+    assert len(runs) == 6
+    assert sorted(run["status"] for run in runs) == ["completed"] * 4 + ["failed"] * 2
+    completed = [run for run in runs if run["status"] == "completed"]
+    assert best["metrics"]["val/acc_best"] == max(run["metrics"]["val/acc_best"] for run in completed)
+    summary = (sweep_dir / "sweep_summary.md").read_text()
+    assert summary.count("failed") >= 2 and "distill.alpha must be in [0, 1]" in summary
+    assert (sweep_dir / "sweep_summary.csv").read_text().count("\n") == 7
+    assert (sweep_dir / "heatmap.png").stat().st_size > 1000
