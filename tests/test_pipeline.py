@@ -158,11 +158,11 @@ def test_empty_documents_give_finite_logits(model: str, tmp_path: Path, corpus_a
     cfg = make_cfg(tmp_path, corpus_archive, [f"model={model}", "distill=none"])
     datamodule = instantiate(cfg.data, features=instantiate(cfg.model.features))
     datamodule.setup("fit")
-    empty = [i for i, text in enumerate(datamodule.splits["test"].texts) if not text.strip()]
+    dataset = datamodule.datasets["test"]
+    empty = [i for i, text in enumerate(dataset.corpus.texts) if not text.strip()]
     assert empty, "the synthetic corpus has documents that are empty after stripping"
     net = instantiate(cfg.model.module, num_classes=datamodule.num_classes,
                       vocab_size=datamodule.features.vocab_size)
-    dataset = datamodule.datasets["test"]
     batch = datamodule.dataloader("test").collate_fn([dataset[i] for i in empty])
     logits = net(**batch["inputs"])
     loss = net.loss_fn(logits, batch["labels"])
@@ -220,3 +220,17 @@ def test_own_csv_corpus_trains_end_to_end(tmp_path: Path, corpus_archive: Path) 
                                               "distill=none", "model.features.min_df=1", "trainer.max_epochs=3"])
     metrics = run(cfg)
     assert metrics["test/acc"] > 0.6
+
+
+def test_evaluation_splits_are_length_sorted_and_complete(tmp_path: Path, corpus_archive: Path) -> None:
+    cfg = make_cfg(tmp_path, corpus_archive, ["model=bilstm", "distill=none"])
+    datamodule = instantiate(cfg.data, features=instantiate(cfg.model.features))
+    datamodule.setup("fit")
+    for split in ("val", "test"):
+        dataset = datamodule.datasets[split]
+        lengths = [len(row) for row in dataset.rows]
+        assert lengths == sorted(lengths)
+        assert sorted(dataset.corpus.ids.tolist()) == sorted(datamodule.splits[split].ids.tolist())
+        for index in range(len(dataset)):
+            original = datamodule.splits[split].ids.tolist().index(dataset.corpus.ids[index])
+            assert dataset.corpus.texts[index] == datamodule.splits[split].texts[original]

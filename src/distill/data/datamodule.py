@@ -26,6 +26,8 @@ class Features(Protocol):
 
     def encode(self, texts: list[str]) -> list[Any]: ...
 
+    def length(self, row: Any) -> int: ...
+
     def collate(self, rows: list[Any]) -> dict[str, torch.Tensor]: ...
 
 
@@ -116,8 +118,12 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.teacher_logits = self._load_teacher_logits()
         self.features.fit(self.splits["train"].texts)
         for name, corpus in self.splits.items():
+            rows = self.features.encode(corpus.texts)
+            if name != "train":  # evaluate in length order: batches pad to similar lengths
+                order = np.argsort([self.features.length(row) for row in rows], kind="stable")
+                corpus, rows = corpus.subset(order), [rows[i] for i in order]
             logits = None if self.teacher_logits is None else self.teacher_logits.lookup(corpus.ids)
-            self.datasets[name] = EncodedSplit(corpus, self.features.encode(corpus.texts), logits)
+            self.datasets[name] = EncodedSplit(corpus, rows, logits)
 
     def _load_teacher_logits(self) -> TeacherLogits | None:
         if self.teacher is None:

@@ -43,6 +43,9 @@ class TfidfFeatures:
             for start, end in zip(matrix.indptr[:-1], matrix.indptr[1:])
         ]
 
+    def length(self, row: tuple[np.ndarray, np.ndarray]) -> int:
+        return len(row[0])
+
     def collate(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, torch.Tensor]:
         lengths = torch.tensor([len(indices) for indices, _ in rows], dtype=torch.long)
         offsets = torch.zeros(len(rows), dtype=torch.long)

@@ -41,6 +41,9 @@ class WordPieceFeatures:
         )
         return [np.asarray(ids, dtype=np.int64) for ids in encoded["input_ids"]]
 
+    def length(self, row: np.ndarray) -> int:
+        return len(row)
+
     def collate(self, rows: list[np.ndarray]) -> dict[str, torch.Tensor]:
         width = max(len(row) for row in rows)
         input_ids = torch.full((len(rows), width), self.tokenizer.pad_token_id, dtype=torch.long)
