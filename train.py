@@ -60,20 +60,21 @@ def run(cfg: DictConfig) -> dict[str, float]:
     metrics = {"val/acc_best": _best_val_acc(trainer)}
     metrics |= {k: float(v) for k, v in trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint)[0].items()}
 
-    if is_teacher and trainer.is_global_zero and not trainer.fast_dev_run:
+    if is_teacher and not trainer.fast_dev_run:
         if checkpoint is None:
             raise ValueError("the teacher's logits must come from a saved checkpoint: use callbacks=default")
         # trainer.test(ckpt_path=checkpoint) left the checkpoint's weights in `model`.
-        teacher_manifest = {
-            "pretrained": teacher.pretrained,
-            "checkpoint": str(checkpoint),
-            "checkpoint_sha256": file_sha256(checkpoint),
-            "tokenizer_sha256": datamodule.features.fingerprint(),
-            "max_length": datamodule.features.max_length,
-            "metrics": metrics,
-        }
-        logits = predict_logits(trainer, model, datamodule)
-        TeacherLogits.from_predictions(datamodule.splits, logits, teacher_manifest).save(teacher.logits)
+        logits = predict_logits(trainer, model, datamodule)  # every rank takes part
+        if trainer.is_global_zero:
+            teacher_manifest = {
+                "pretrained": teacher.pretrained,
+                "checkpoint": str(checkpoint),
+                "checkpoint_sha256": file_sha256(checkpoint),
+                "tokenizer_sha256": datamodule.features.fingerprint(),
+                "max_length": datamodule.features.max_length,
+                "metrics": metrics,
+            }
+            TeacherLogits.from_predictions(datamodule.splits, logits, teacher_manifest).save(teacher.logits)
 
     metrics["train_seconds"] = time.time() - started
     if trainer.is_global_zero:

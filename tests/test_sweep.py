@@ -47,3 +47,22 @@ def test_multirun_sweep_then_summary(tiny_cache: Path, corpus_archive: Path, tmp
     assert summary.count("failed") >= 2 and "distill.alpha must be in [0, 1]" in summary
     assert (sweep_dir / "sweep_summary.csv").read_text().count("\n") == 7
     assert (sweep_dir / "heatmap.png").stat().st_size > 1000
+
+
+@pytest.mark.slow  # two submitit worker processes: over a minute on 2 cores
+def test_submitit_local_launcher_runs_a_two_job_sweep(tiny_cache: Path, corpus_archive: Path, tmp_path: Path) -> None:
+    """`hydra/launcher=submitit_local`: the local stand-in for `hydra/launcher=slurm`."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    sweep_dir = tmp_path / "sweep"
+    command = [
+        sys.executable, "train.py", "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
+        "model=logistic", "distill.alpha=0.3,0.7", f"data.archive={corpus_archive}",
+        f"teacher.logits={tiny_cache}", "teacher.max_length=32", "data.val_fraction=0.2",
+        "trainer.accelerator=cpu", "trainer.max_epochs=1", "++trainer.enable_progress_bar=false",
+        "++callbacks.progress_bar=null", f"hydra.sweep.dir={sweep_dir}",
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = sweep_report.collect_runs(sweep_dir)
+    assert [run["status"] for run in runs] == ["completed", "completed"]
+    assert sorted(run["distill"]["alpha"] for run in runs) == [0.3, 0.7]

@@ -165,12 +165,20 @@ class TeacherLogits:
 def predict_logits(
     trainer: L.Trainer, module: L.LightningModule, datamodule: L.LightningDataModule
 ) -> dict[str, np.ndarray]:
-    """The module's logits for every split, aligned to each split's ids (not to batch order)."""
+    """The module's logits for every split, aligned to each split's ids (not to batch order).
+
+    A collective under DDP: every rank predicts its shard and all ranks get every row.
+    """
     logits = {}
     for split, corpus in datamodule.splits.items():
         batches = trainer.predict(module, dataloaders=datamodule.dataloader(split))
-        ids = torch.cat([batch["ids"] for batch in batches]).numpy()
-        values = torch.cat([batch["logits"] for batch in batches]).numpy()
+        ids = torch.cat([batch["ids"] for batch in batches]).cpu().numpy()
+        values = torch.cat([batch["logits"] for batch in batches]).cpu().numpy()
+        if trainer.world_size > 1:  # distributed samplers shard (and pad) the split
+            shards: list = [None] * trainer.world_size
+            torch.distributed.all_gather_object(shards, (ids, values))
+            ids = np.concatenate([shard[0] for shard in shards])
+            values = np.concatenate([shard[1] for shard in shards])
         row_of = {int(example_id): row for row, example_id in enumerate(ids)}
         missing = [int(i) for i in corpus.ids if int(i) not in row_of]
         if missing:

@@ -1,0 +1,45 @@
+"""Real DDP on CPU: two processes, one output folder, soft labels looked up by id on each rank."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from hydra.utils import instantiate
+
+from conftest import ROOT, make_cfg
+from distill.cache import TeacherLogits
+
+
+def test_ddp_on_two_cpu_processes(tmp_path: Path, corpus_archive: Path) -> None:
+    cfg = make_cfg(tmp_path, corpus_archive, ["model=logistic", "teacher.max_length=32"])
+    datamodule = instantiate(cfg.data, features=instantiate(cfg.model.features))
+    splits = datamodule.load_splits()
+    logits = {name: np.stack([corpus.ids, -corpus.ids, np.zeros(len(corpus))], 1).astype(np.float32)
+              for name, corpus in splits.items()}
+    cache = tmp_path / "id_logits.npz"
+    teacher = {"pretrained": cfg.teacher.pretrained, "checkpoint": "synthetic", "checkpoint_sha256": "-",
+               "tokenizer_sha256": "-", "max_length": 32, "metrics": {}}
+    TeacherLogits.from_predictions(splits, logits, teacher).save(cache)
+
+    run_dir, reports = tmp_path / "run", tmp_path / "ranks"
+    command = [
+        sys.executable, "train.py", "model=logistic", "distill=kl", "distill.alpha=0.5",
+        f"data.archive={corpus_archive}", f"teacher.logits={cache}", "teacher.max_length=32",
+        "data.val_fraction=0.2", "model.batch_size=8",
+        "trainer.accelerator=cpu", "trainer.devices=2", "+trainer.strategy=ddp", "trainer.max_epochs=1",
+        "++trainer.enable_progress_bar=false", "++callbacks.progress_bar=null",
+        "+callbacks.id_check._target_=tests.ddp_check.TeacherLogitsMatchIds",
+        f"+callbacks.id_check.report_dir={reports}", f"hydra.run.dir={run_dir}",
+        f"paths.log_dir={tmp_path / 'logs'}",  # where a second, per-rank run folder would appear
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = {path.name: int(path.read_text()) for path in reports.glob("rank*.txt")}
+    assert set(counts) == {"rank0.txt", "rank1.txt"} and all(counts.values()), counts
+    assert sum(counts.values()) >= len(splits["train"])
+    assert (run_dir / "metrics.json").is_file()
+    assert not (tmp_path / "logs").exists(), "rank 1 made an output folder of its own"
+    assert len(list((run_dir / "checkpoints").glob("*.ckpt"))) == 1
