@@ -79,7 +79,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     metrics["train_seconds"] = time.time() - started
     if trainer.is_global_zero:
         summary = {"model": cfg.model.name, "status": "completed",
-                   "distill": OmegaConf.to_container(cfg.distill), "metrics": metrics}
+                   "distill": None if is_teacher else OmegaConf.to_container(cfg.distill), "metrics": metrics}
         Path(cfg.paths.output_dir).mkdir(parents=True, exist_ok=True)
         (Path(cfg.paths.output_dir) / "metrics.json").write_text(json.dumps(summary, indent=2))
     return metrics
