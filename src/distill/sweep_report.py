@@ -36,7 +36,7 @@ def collect_runs(sweep_dir: Path) -> list[dict]:
             "overrides": yaml.safe_load(overrides_file.read_text()) or [],
             "status": record.get("status", "completed"),
             "error": record.get("error", ""),
-            "distill": record.get("distill", {}),
+            "distill": record.get("distill") or {},
             "metrics": record.get("metrics", {}),
         })
     if not runs:
