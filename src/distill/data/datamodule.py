@@ -14,8 +14,6 @@ from torch.utils.data import DataLoader, Dataset
 from distill.cache import CacheMismatchError, TeacherLogits, TeacherSpec
 from distill.data.corpus import Corpus
 
-SPLITS = ("train", "val", "test")
-
 
 class Features(Protocol):
     """Turns texts into model inputs (see ``distill.features``)."""
