@@ -1,15 +1,18 @@
-"""Run every stage of an experiment (teacher -> cache -> students) and print one comparison.
+"""Run every stage of an experiment and print one comparison.
 
     python pipeline.py experiment=quickstart data.archive=../shared/data/20news-bydate.tar.gz
 
 Stages come from `pipeline.stages` (conf/pipeline.yaml; experiments may replace them): each
-is a train.py run with this command's overrides, then the stage's own. The
-teacher stage is skipped when `teacher.logits` already holds a cache that matches the data.
+is a train.py run with this command's overrides, then the stage's own, writing to
+`<run>/<stage>/`. A stage is skipped when its folder already holds a completed run whose
+logits match the data (re-run a crashed pipeline with `hydra.run.dir=<its folder>`), and
+the teacher stage also when `teacher.logits` holds a cache that matches the data.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -24,19 +27,33 @@ from distill.report import comparison_table
 from train import run
 
 
-def cached_teacher_metrics(cfg: DictConfig) -> dict[str, float] | None:
-    """The cached teacher's metrics when its cache matches this data, else None (run it)."""
-    teacher = instantiate(cfg.teacher)
-    if not Path(teacher.logits).is_file():
-        return None
+def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
+    """Metrics of the stage's earlier run when it completed on this data, else None (run it).
+
+    A teacher whose cache at ``teacher.logits`` matches the data is reused as this stage's
+    run: its cache is copied into the stage folder, so every stage folder looks the same.
+    """
+    output_dir = Path(cfg.paths.output_dir)
     splits = instantiate(cfg.data, features=None).load_splits()
-    cache = TeacherLogits.load(teacher.logits)
+    summary_path, logits_path = output_dir / "metrics.json", output_dir / "logits.npz"
     try:
-        cache.verify(splits, teacher)
+        if cfg.model.role == "teacher" and Path(cfg.teacher.logits).is_file():
+            cache = TeacherLogits.load(cfg.teacher.logits)
+            cache.verify(splits, instantiate(cfg.teacher))
+            output_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cfg.teacher.logits, logits_path)
+            summary = {"model": cfg.model.name, "role": "teacher", "status": "completed", "distill": None,
+                       "metrics": cache.manifest["teacher"]["metrics"], "reused": str(cfg.teacher.logits)}
+            summary_path.write_text(json.dumps(summary, indent=2))
+        if not (summary_path.is_file() and logits_path.is_file()):
+            return None
+        summary = json.loads(summary_path.read_text())
+        cache = TeacherLogits.load(logits_path)
+        cache.verify_splits({name: splits[name] for name in cache.ids})
     except CacheMismatchError as mismatch:
-        print(f"[pipeline] teacher cache is stale, re-running the teacher: {mismatch}")
+        print(f"[pipeline] {output_dir.name}: earlier output does not match the data, re-running: {mismatch}")
         return None
-    return cache.manifest["teacher"]["metrics"]
+    return summary["metrics"] if summary.get("status") == "completed" else None
 
 
 def run_pipeline(stages: dict[str, list[str]], overrides: list[str], output_dir: Path) -> dict[str, dict]:
@@ -49,9 +66,9 @@ def run_pipeline(stages: dict[str, list[str]], overrides: list[str], output_dir:
             overrides=[*overrides, *stage_overrides, f"paths.output_dir={output_dir / name}"],
         )
         started = time.time()
-        metrics = cached_teacher_metrics(stage_cfg) if stage_cfg.model.role == "teacher" else None
+        metrics = completed_metrics(stage_cfg)
         if metrics is not None:
-            print(f"[pipeline] {name}: {stage_cfg.teacher.logits} matches the data, stage skipped")
+            print(f"[pipeline] {name}: a completed run matching the data exists, stage skipped")
             metrics = {**metrics, "skipped": True}
         else:
             metrics = run(stage_cfg)

@@ -8,13 +8,17 @@ import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from conftest import CONFIG_DIR, TINY_TEACHER, make_cfg
 from distill.cache import CacheMismatchError, TeacherLogits
 from distill.models import BiLSTMModule, LogisticModule, TeacherModule
 from train import run
 
-MODELS = sorted(path.stem for path in (Path(CONFIG_DIR) / "model").glob("*.yaml"))
+LIGHTNING_MODELS = sorted(
+    path.stem for path in (Path(CONFIG_DIR) / "model").glob("*.yaml")
+    if OmegaConf.load(path).get("role") in ("teacher", "student")
+)
 STUDENTS = ("logistic", "bilstm")
 
 
@@ -35,7 +39,7 @@ def datamodule_for(cfg):
     return datamodule
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", LIGHTNING_MODELS)
 def test_fast_dev_run_every_model(model: str, tmp_path: Path, corpus_archive: Path) -> None:
     cfg = make_cfg(tmp_path, corpus_archive, [f"model={model}", "distill=none", "++trainer.fast_dev_run=true"])
     metrics = run(cfg)
@@ -171,7 +175,9 @@ def test_empty_documents_give_finite_logits(model: str, tmp_path: Path, corpus_a
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
 
 
-def test_pipeline_runs_every_stage_then_skips_a_matching_teacher(tmp_path: Path, corpus_archive: Path) -> None:
+def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_stages(
+    tmp_path: Path, corpus_archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from hydra import initialize_config_dir
 
     from pipeline import run_pipeline
@@ -193,6 +199,17 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher(tmp_path: Path,
     assert second["teacher"]["skipped"] and second["teacher"]["test/acc"] == first["teacher"]["test/acc"]
     table = (tmp_path / "first" / "comparison.md").read_text()
     assert all(f"| {name} |" in table for name in stages)
+
+    monkeypatch.setattr("pipeline.run", lambda cfg: pytest.fail(f"{cfg.model.name} must not re-run"))
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        resumed = run_pipeline(stages, overrides, tmp_path / "first")
+    assert all(resumed[name]["skipped"] for name in stages)
+    assert resumed["logistic_kd"]["test/acc"] == first["logistic_kd"]["test/acc"]
+    (tmp_path / "first" / "logistic_kd" / "metrics.json").write_text('{"status": "failed"}')
+    monkeypatch.setattr("pipeline.run", lambda cfg: {"test/acc": -1.0})
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        after_crash = run_pipeline(stages, overrides, tmp_path / "first")
+    assert after_crash["logistic_kd"]["test/acc"] == -1.0 and after_crash["logistic_hard"]["skipped"]
 
 
 def test_teacher_ckpt_path_caches_a_trained_teacher_without_fitting(
@@ -222,15 +239,17 @@ def test_own_csv_corpus_trains_end_to_end(tmp_path: Path, corpus_archive: Path) 
     assert metrics["test/acc"] > 0.6
 
 
-def test_evaluation_splits_are_length_sorted_and_complete(tmp_path: Path, corpus_archive: Path) -> None:
+def test_evaluation_loaders_are_length_ordered_and_complete(tmp_path: Path, corpus_archive: Path) -> None:
     cfg = make_cfg(tmp_path, corpus_archive, ["model=bilstm", "distill=none"])
     datamodule = instantiate(cfg.data, features=instantiate(cfg.model.features))
     datamodule.setup("fit")
-    for split in ("val", "test"):
-        dataset = datamodule.datasets[split]
-        lengths = [len(row) for row in dataset.rows]
+    for split in ("train", "val", "test"):
+        corpus = datamodule.splits[split]
+        batches = list(datamodule.dataloader(split))
+        ids = torch.cat([batch["ids"] for batch in batches]).tolist()
+        assert sorted(ids) == sorted(corpus.ids.tolist())
+        lengths = [int(n) for batch in batches for n in batch["inputs"]["attention_mask"].sum(-1)]
         assert lengths == sorted(lengths)
-        assert sorted(dataset.corpus.ids.tolist()) == sorted(datamodule.splits[split].ids.tolist())
-        for index in range(len(dataset)):
-            original = datamodule.splits[split].ids.tolist().index(dataset.corpus.ids[index])
-            assert dataset.corpus.texts[index] == datamodule.splits[split].texts[original]
+        position = {int(example_id): i for i, example_id in enumerate(corpus.ids)}
+        labels = torch.cat([batch["labels"] for batch in batches]).tolist()
+        assert labels == [int(corpus.labels[position[i]]) for i in ids]

@@ -19,6 +19,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from distill.atomic import atomic_path
 from distill.data.corpus import Corpus
 
 FORMAT_VERSION = 1
@@ -72,22 +73,23 @@ class TeacherLogits:
             raise CacheMismatchError(f"teacher logits cache has no example with id {error}") from None
         return self._table[rows]
 
+    def only(self, splits: list[str]) -> TeacherLogits:
+        """These logits for ``splits`` only, with a manifest (and checksum) to match."""
+        ids = {split: self.ids[split] for split in splits}
+        logits = {split: self.logits[split] for split in splits}
+        manifest = {**self.manifest, "splits": {split: self.manifest["splits"][split] for split in splits},
+                    "logits_sha256": _logits_sha256(ids, logits)}
+        return TeacherLogits(ids, logits, manifest)
+
     def save(self, path: str | Path) -> None:
         """Write atomically: a temporary file in the same folder, then a rename."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f"ids_{split}": self.ids[split] for split in self.ids}
         arrays |= {f"logits_{split}": self.logits[split] for split in self.logits}
         arrays["manifest"] = np.array(json.dumps(self.manifest, indent=1, sort_keys=True))
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(temporary, "wb") as handle:
-                np.savez(handle, **arrays)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
+        with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
 
     @classmethod
     def load(cls, path: str | Path) -> TeacherLogits:
@@ -122,12 +124,8 @@ class TeacherLogits:
         }
         return cls(ids, {name: np.asarray(array, np.float32) for name, array in logits.items()}, manifest)
 
-    def verify(self, splits: dict[str, Corpus], spec: TeacherSpec) -> None:
-        """Raise CacheMismatchError naming the first difference between cache and this run."""
-        fix = (
-            f"Re-create it with the same data settings (python train.py model=teacher_minilm ...) "
-            f"or point teacher.logits at a matching cache (now {spec.logits})."
-        )
+    def verify_splits(self, splits: dict[str, Corpus], fix: str = "Re-run the model that wrote it.") -> None:
+        """The labels and every split in ``splits`` are the ones these logits were made for."""
         labels = next(iter(splits.values())).label_names
         if self.manifest["label_names"] != labels:
             raise CacheMismatchError(
@@ -143,6 +141,14 @@ class TeacherLogits:
                     f"fingerprint, this run has {len(corpus)} examples (data.max_train_samples, "
                     f"data.val_fraction, data.remove, seed or the corpus changed). {fix}"
                 )
+
+    def verify(self, splits: dict[str, Corpus], spec: TeacherSpec) -> None:
+        """Raise CacheMismatchError naming the first difference between cache and this run."""
+        fix = (
+            f"Re-create it with the same data settings (python train.py model=teacher_minilm ...) "
+            f"or point teacher.logits at a matching cache (now {spec.logits})."
+        )
+        self.verify_splits(splits, fix)
         teacher = self.manifest["teacher"]
         if teacher["max_length"] != spec.max_length:
             raise CacheMismatchError(
@@ -162,15 +168,34 @@ class TeacherLogits:
             )
 
 
+def load_verified(spec: TeacherSpec, splits: dict[str, Corpus], required: bool = False) -> TeacherLogits | None:
+    """The cache at ``spec.logits`` checked against ``splits``; None if absent and not ``required``."""
+    if not Path(spec.logits).is_file():
+        if required:
+            raise CacheMismatchError(
+                f"no teacher logits at teacher.logits={spec.logits}. Train the teacher first with "
+                "the same data settings (python train.py model=teacher_minilm ...) or point "
+                "teacher.logits at its cache."
+            )
+        return None
+    cache = TeacherLogits.load(spec.logits)
+    cache.verify(splits, spec)
+    return cache
+
+
 def predict_logits(
-    trainer: L.Trainer, module: L.LightningModule, datamodule: L.LightningDataModule
+    trainer: L.Trainer,
+    module: L.LightningModule,
+    datamodule: L.LightningDataModule,
+    splits: tuple[str, ...] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The module's logits for every split, aligned to each split's ids (not to batch order).
+    """The module's logits for ``splits`` (default all), aligned to each split's ids.
 
     A collective under DDP: every rank predicts its shard and all ranks get every row.
     """
     logits = {}
-    for split, corpus in datamodule.splits.items():
+    for split in splits or tuple(datamodule.splits):
+        corpus = datamodule.splits[split]
         batches = trainer.predict(module, dataloaders=datamodule.dataloader(split))
         ids = torch.cat([batch["ids"] for batch in batches]).cpu().numpy()
         values = torch.cat([batch["logits"] for batch in batches]).cpu().numpy()

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import Any, Protocol
 
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
-from distill.cache import CacheMismatchError, TeacherLogits, TeacherSpec
+from distill.cache import TeacherLogits, TeacherSpec, load_verified
 from distill.data.corpus import Corpus
 
 
@@ -60,6 +59,19 @@ class Collate:
         if "teacher_logits" in items[0]:
             batch["teacher_logits"] = torch.from_numpy(np.stack([item["teacher_logits"] for item in items]))
         return batch
+
+
+class LengthOrderSampler(Sampler[int]):
+    """Visits a split shortest-first, so evaluation batches pad to similar lengths."""
+
+    def __init__(self, lengths: list[int]) -> None:
+        self.order = np.argsort(lengths, kind="stable").tolist()
+
+    def __iter__(self):
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
 
 
 class TextDataModule(L.LightningDataModule, ABC):
@@ -113,30 +125,14 @@ class TextDataModule(L.LightningDataModule, ABC):
         if self.datasets:
             return
         self.splits = self.load_splits()
-        self.teacher_logits = self._load_teacher_logits()
+        self.teacher_logits = None if self.teacher is None else load_verified(
+            self.teacher, self.splits, self.require_teacher_logits
+        )
         self.features.fit(self.splits["train"].texts)
         for name, corpus in self.splits.items():
             rows = self.features.encode(corpus.texts)
-            if name != "train":  # evaluate in length order: batches pad to similar lengths
-                order = np.argsort([self.features.length(row) for row in rows], kind="stable")
-                corpus, rows = corpus.subset(order), [rows[i] for i in order]
             logits = None if self.teacher_logits is None else self.teacher_logits.lookup(corpus.ids)
             self.datasets[name] = EncodedSplit(corpus, rows, logits)
-
-    def _load_teacher_logits(self) -> TeacherLogits | None:
-        if self.teacher is None:
-            return None
-        if not Path(self.teacher.logits).is_file():
-            if self.require_teacher_logits:
-                raise CacheMismatchError(
-                    f"no teacher logits at teacher.logits={self.teacher.logits}. Train the teacher "
-                    "first with the same data settings (python train.py model=teacher_minilm ...) "
-                    "or point teacher.logits at its cache."
-                )
-            return None
-        cache = TeacherLogits.load(self.teacher.logits)
-        cache.verify(self.splits, self.teacher)
-        return cache
 
     @property
     def label_names(self) -> list[str]:
@@ -147,12 +143,15 @@ class TextDataModule(L.LightningDataModule, ABC):
         return len(self.label_names)
 
     def dataloader(self, split: str, shuffle: bool = False) -> DataLoader:
+        """Shuffled for training; in length order otherwise (evaluation, teacher predictions)."""
         if not self.datasets:
             raise RuntimeError("call setup() before asking for a dataloader")
+        dataset = self.datasets[split]
         return DataLoader(
-            self.datasets[split],
+            dataset,
             batch_size=self.batch_size if shuffle else self.eval_batch_size,
             shuffle=shuffle,
+            sampler=None if shuffle else LengthOrderSampler([self.features.length(row) for row in dataset.rows]),
             num_workers=self.num_workers,
             collate_fn=Collate(self.features),
             persistent_workers=self.num_workers > 0,

@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import torch
 from sklearn.feature_extraction.text import TfidfVectorizer
+
+from distill.atomic import write_text
+
+
+def tfidf_vectorizer(
+    max_features: int | None = 100_000,
+    ngram_range: tuple[int, int] = (1, 2),
+    min_df: int | float = 2,
+    max_df: int | float = 0.5,
+    sublinear_tf: bool = True,
+) -> TfidfVectorizer:
+    """The one TF-IDF setting shared by the logistic student and the classic baselines."""
+    return TfidfVectorizer(
+        max_features=max_features,
+        ngram_range=tuple(ngram_range),
+        min_df=min_df,
+        max_df=max_df,
+        sublinear_tf=sublinear_tf,
+        dtype=np.float32,
+    )
 
 
 class TfidfFeatures:
@@ -18,14 +41,7 @@ class TfidfFeatures:
         max_df: int | float = 0.5,
         sublinear_tf: bool = True,
     ) -> None:
-        self.vectorizer = TfidfVectorizer(
-            max_features=max_features,
-            ngram_range=tuple(ngram_range),
-            min_df=min_df,
-            max_df=max_df,
-            sublinear_tf=sublinear_tf,
-            dtype=np.float32,
-        )
+        self.vectorizer = tfidf_vectorizer(max_features, ngram_range, min_df, max_df, sublinear_tf)
 
     @property
     def vocab_size(self) -> int:
@@ -55,3 +71,23 @@ class TfidfFeatures:
             "offsets": offsets,
             "weights": torch.from_numpy(np.concatenate([weights for _, weights in rows])),
         }
+
+    def save(self, directory: str | Path, label_names: list[str]) -> None:
+        """Write ``features.json``: what ``distill.onnx_predict`` needs to redo this transform in numpy.
+
+        The vectorizer's other settings (word analyzer, no accent stripping or stop words,
+        raw counts) are fixed by ``tfidf_vectorizer``, so they need not travel.
+        """
+        vectorizer = self.vectorizer
+        spec = {
+            "kind": "tfidf",
+            "labels": list(label_names),
+            "lowercase": vectorizer.lowercase,
+            "token_pattern": vectorizer.token_pattern,
+            "ngram_range": list(vectorizer.ngram_range),
+            "sublinear_tf": vectorizer.sublinear_tf,
+            "norm": vectorizer.norm,
+            "vocabulary": {term: int(column) for term, column in vectorizer.vocabulary_.items()},
+            "idf": [float(value) for value in vectorizer.idf_],  # float32 -> float is exact
+        }
+        write_text(Path(directory) / "features.json", json.dumps(spec, ensure_ascii=False))

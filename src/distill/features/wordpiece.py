@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import AutoTokenizer
 
+from distill.atomic import write_text
 from distill.pretrained import resolve_pretrained
 
 
@@ -52,3 +55,11 @@ class WordPieceFeatures:
             input_ids[i, : len(row)] = torch.from_numpy(row)
             attention_mask[i, : len(row)] = 1
         return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+    def save(self, directory: str | Path, label_names: list[str]) -> None:
+        """Write ``tokenizer.json`` (loads with ``tokenizers`` alone) and ``features.json``."""
+        directory = Path(directory)
+        write_text(directory / "tokenizer.json", self.tokenizer.backend_tokenizer.to_str())
+        spec = {"kind": "wordpiece", "labels": list(label_names), "max_length": self.max_length,
+                "pad_id": self.tokenizer.pad_token_id}
+        write_text(directory / "features.json", json.dumps(spec, indent=1, ensure_ascii=False))
