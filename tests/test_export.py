@@ -1,0 +1,103 @@
+"""ONNX export: tiny trained models give the same logits through onnxruntime as through PyTorch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import open_dict
+
+from conftest import GROUPS, make_cfg
+from distill.export import MODULES, best_checkpoint, export_run
+from distill.features import TfidfFeatures
+from distill.onnx_predict import OnnxClassifier, TfidfTransform
+from train import run
+
+STAGES = {
+    "teacher": ["model=teacher_minilm", "model.module.lr=5e-3", "model.batch_size=8"],
+    "logistic": ["model=logistic", "distill=none"],
+    "bilstm": ["model=bilstm", "distill=none", "model.module.embedding_init=null", "+model.module.embedding_dim=16",
+               "model.module.hidden_size=16", "model.module.head_size=16"],
+}
+LONG = " ".join(["orbit rocket launch nasa shuttle moon"] * 20)  # ~120 words > teacher.max_length=32
+TEXTS = ["", "engine", "Pixel RENDER, shader!", "orbit rocket engine brake caf\xe9 na\xefve zzz", LONG,
+         "render " * 3 + "texture image polygon"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path):
+    """A pipeline-shaped run (one folder per stage), trained for two epochs, then exported."""
+    root = tmp_path_factory.mktemp("export")
+    configs = {}
+    for stage, overrides in STAGES.items():
+        cfg = make_cfg(root / "scratch" / stage, corpus_archive, [*overrides, "trainer.max_epochs=2"])
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(root / "run" / stage)
+        run(cfg)
+        configs[stage] = cfg
+    export_run(root / "run")
+    return root / "run", configs
+
+
+def torch_logits(stage: Path, cfg, texts: list[str]) -> np.ndarray:
+    """The trained module's logits from the training features, refitted on the same train split."""
+    spec = json.loads((stage / "features" / "features.json").read_text())
+    role = json.loads((stage / "metrics.json").read_text())["role"]
+    module = MODULES[role, spec["kind"]].load_from_checkpoint(best_checkpoint(stage)).eval()
+    datamodule = instantiate(cfg.data, features=instantiate(cfg.model.features))
+    datamodule.setup("fit")
+    features = datamodule.features
+    with torch.no_grad():
+        return module(**features.collate(features.encode(texts))).numpy()
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_onnx_logits_match_pytorch(exported, stage: str) -> None:
+    run_dir, configs = exported
+    model = OnnxClassifier.from_dir(run_dir / "export" / stage)
+    expected = torch_logits(run_dir / stage, configs[stage], TEXTS)
+    actual = model.logits(TEXTS, batch_size=4)  # two batches of different widths
+    assert actual.shape == (len(TEXTS), 3) and actual.dtype == np.float32
+    assert np.abs(actual - expected).max() < 1e-4
+    assert np.abs(expected[1:] - expected[1]).max() > 1e-3, "trained logits should depend on the text"
+    np.testing.assert_allclose(model.predict_proba(TEXTS).sum(axis=1), 1.0, rtol=1e-6)
+    assert model.predict(TEXTS[1:4]) == [model.labels[i] for i in expected[1:4].argmax(axis=1)]
+
+
+def test_manifest_names_labels_inputs_and_versions(exported) -> None:
+    run_dir, configs = exported
+    manifest = json.loads((run_dir / "export" / "bilstm" / "manifest.json").read_text())
+    assert manifest["labels"] == sorted(GROUPS) and manifest["max_length"] == configs["bilstm"].teacher.max_length
+    assert manifest["inputs"]["input_ids"] == {"dtype": "int64", "shape": ["batch", "sequence"]}
+    assert manifest["opset"] >= 17 and manifest["versions"]["torch"] == torch.__version__
+    logistic = json.loads((run_dir / "export" / "logistic" / "manifest.json").read_text())
+    assert list(logistic["inputs"]) == ["indices", "offsets", "weights"] and logistic["max_length"] is None
+
+
+def test_numpy_tfidf_equals_scikit_learn(tmp_path: Path) -> None:
+    train = [f"{words} {words.split()[0]}" for words in GROUPS.values()] + ["Orbit, ORBIT orbit! launch_pad x y"]
+    features = TfidfFeatures(max_features=None, ngram_range=(1, 3), min_df=1, max_df=1.0)
+    features.fit(train)
+    features.save(tmp_path, sorted(GROUPS))
+    transform = TfidfTransform(json.loads((tmp_path / "features.json").read_text()))
+    texts = [*TEXTS, *train, "orbit orbit orbit rocket launch_pad", "\u00c9ngine wheel\tbrake\nbrake"]
+    inputs = transform(texts)
+    dense = np.zeros((len(texts), features.vocab_size), dtype=np.float32)
+    bags = np.repeat(np.arange(len(texts)), np.diff([*inputs["offsets"], len(inputs["indices"])]))
+    np.add.at(dense, (bags, inputs["indices"]), inputs["weights"])
+    expected = features.vectorizer.transform(texts).toarray()
+    assert inputs["weights"].dtype == np.float32 and expected.any(axis=1).sum() >= len(train)
+    np.testing.assert_allclose(dense, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_onnx_predict_imports_neither_torch_nor_scikit_learn() -> None:
+    code = ("import sys, distill.onnx_predict; "
+            "print(sorted({'torch', 'sklearn', 'transformers', 'lightning'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
