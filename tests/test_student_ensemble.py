@@ -1,0 +1,45 @@
+"""The student ensemble's weight is the val-accuracy argmax of the grid, ties to the even average."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from distill.student_ensemble import GRID, blend, fit_weight
+
+
+def onehot(classes: list[int], confidence: float) -> np.ndarray:
+    """Rows putting ``confidence`` on the given class and the rest evenly on the other two."""
+    probs = np.full((len(classes), 3), (1.0 - confidence) / 2)
+    probs[np.arange(len(classes)), classes] = confidence
+    return probs
+
+
+def test_blend_is_a_convex_combination() -> None:
+    rng = np.random.default_rng(0)
+    first, second = rng.dirichlet(np.ones(4), 5), rng.dirichlet(np.ones(4), 5)
+    np.testing.assert_allclose(blend(first, second, 1.0), first)
+    np.testing.assert_allclose(blend(first, second, 0.0), second)
+    np.testing.assert_allclose(blend(first, second, 0.3).sum(1), 1.0)
+
+
+def test_weight_follows_the_member_that_is_right() -> None:
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    right, wrong = onehot(list(labels), 0.9), onehot([1, 2, 0, 1, 2, 0], 0.9)
+    assert fit_weight(right, wrong, labels) > 0.5
+    assert fit_weight(wrong, right, labels) < 0.5
+
+
+def test_confident_member_is_outvoted_only_where_the_other_is_surer() -> None:
+    """Each member is right on half the documents; only a mix gets every one right."""
+    labels = np.array([0, 1, 2, 0])
+    first = np.vstack([onehot([0, 1], 0.9), onehot([0, 1], 0.4)])  # right, then unsure and wrong
+    second = np.vstack([onehot([1, 2], 0.4), onehot([2, 0], 0.9)])  # unsure and wrong, then right
+    weight = fit_weight(first, second, labels)
+    assert np.mean(blend(first, second, weight).argmax(1) == labels) == 1.0
+    assert 0.0 < weight < 1.0 and weight in GRID
+
+
+def test_ties_go_to_the_even_average() -> None:
+    labels = np.array([0, 1, 2])
+    probs = onehot(list(labels), 0.8)
+    assert fit_weight(probs, probs, labels) == 0.5
