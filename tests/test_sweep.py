@@ -1,4 +1,4 @@
-"""A real Hydra multirun over temperature and alpha, one job failing, then the sweep summary."""
+"""Real Hydra multiruns: a grid with one failing job and its summary, submitit, an Optuna search."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import ROOT, make_cfg
 from distill import sweep_report
@@ -66,3 +67,28 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(tiny_cache: Path, corpus_a
     runs = sweep_report.collect_runs(sweep_dir)
     assert [run["status"] for run in runs] == ["completed", "completed"]
     assert sorted(run["distill"]["alpha"] for run in runs) == [0.3, 0.7]
+
+
+def test_optuna_search_writes_the_best_trial(tiny_cache: Path, corpus_archive: Path, tmp_path: Path) -> None:
+    """`hparams_search=distill_optuna`: the sweeper gets each run's val/acc_best and keeps the best."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    sweep_dir = tmp_path / "sweep"
+    command = [
+        sys.executable, "train.py", "-m", "hparams_search=distill_optuna", "hydra.sweeper.n_trials=3",
+        "model=logistic", f"data.archive={corpus_archive}", f"teacher.logits={tiny_cache}",
+        "teacher.max_length=32", "data.val_fraction=0.2", "trainer.accelerator=cpu", "trainer.max_epochs=2",
+        "++trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false",
+        "++callbacks.progress_bar=null", f"hydra.sweep.dir={sweep_dir}",
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    runs = sweep_report.collect_runs(sweep_dir)
+    assert [run["status"] for run in runs] == ["completed"] * 3
+    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    assert set(results["best_params"]) == {"distill.temperature", "distill.alpha", "model.module.lr"}
+    assert results["best_value"] == pytest.approx(max(run["metrics"]["val/acc_best"] for run in runs))
+    best_overrides = {f"{name}={value}" for name, value in results["best_params"].items()}
+    best_runs = [run for run in runs if run["metrics"]["val/acc_best"] == pytest.approx(results["best_value"])]
+    assert any(best_overrides <= set(run["overrides"]) for run in best_runs)  # ties: any best trial
