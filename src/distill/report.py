@@ -19,17 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import matplotlib
 import numpy as np
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from distill import atomic, evaluation
+from distill import atomic, evaluation, plots
 from distill.cache import CacheMismatchError, TeacherLogits
 from distill.data.corpus import Corpus
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 COLUMNS = (
     ("val acc", "val/acc_best"),
@@ -376,7 +372,7 @@ def settings_markdown(report: dict) -> list[str]:
     return lines
 
 
-def render_markdown(report: dict, plots: dict[str, str]) -> str:
+def render_markdown(report: dict, figures: dict[str, str]) -> str:
     reference = report["reference_teacher"]
     lines = [f"# Report: {report['run_dir']}", "",
              f"Scores on the {report['split']} split, recomputed from each stage's cached logits.",
@@ -386,87 +382,24 @@ def render_markdown(report: dict, plots: dict[str, str]) -> str:
              "Latency: median batch-1 ms per document, fastest runtime, from "
              f"{report['inference'] or 'no inference benchmark (-)'}.", "", "## Summary", "",
              *summary_markdown(report), "", "## Plots", ""]
-    lines += [f"![{title}]({file})" for title, file in plots.items()]
+    lines += [f"![{title}]({file})" for title, file in figures.items()]
     lines += ["", "## Dark knowledge", "", *dark_knowledge_markdown(report),
               "## Per-class scores", "", *per_class_markdown(report),
               "## How settings were chosen", "", *settings_markdown(report)]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _save(figure: plt.Figure, path: Path) -> None:
-    figure.tight_layout()
-    with atomic.atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=120)
-    plt.close(figure)
-
-
-def plot_accuracy(report: dict, path: Path) -> str:
-    """Test accuracy against latency (log scale); against parameters when no latency was measured."""
-    rows = report["summary"]
-    axis = "latency_ms" if any(row["latency_ms"] is not None for row in rows.values()) else "params"
-    points = {name: (row[axis], row["test_acc"]) for name, row in rows.items()
-              if row[axis] is not None and row["test_acc"] is not None}
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    for name, (x, y) in points.items():
-        axes.scatter(x, y)
-        axes.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    axes.set_xscale("log")
-    axes.margins(x=0.15)  # room for the labels of the outermost points
-    axes.set_xlabel("latency, ms per document (batch 1, p50)" if axis == "latency_ms" else "parameters")
-    axes.set_ylabel(f"{report['split']} accuracy")
-    title = "accuracy vs latency" if axis == "latency_ms" else "accuracy vs parameters (no latency measured)"
-    axes.set_title(title)
-    _save(figure, path)
-    return title
-
-
-def plot_confusion(report: dict, path: Path) -> str:
-    confusion, names = report["confusion"], report["label_names"]
-    matrix = np.array(confusion["matrix"])
-    figure, axes = plt.subplots(figsize=(0.45 * len(names) + 3, 0.45 * len(names) + 2.5))
-    image = axes.imshow(matrix, cmap="Blues")
-    axes.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
-    axes.set_yticks(range(len(names)), names, fontsize=7)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
-    for (i, j), count in np.ndenumerate(matrix):
-        if count:
-            axes.text(j, i, str(count), ha="center", va="center", fontsize=6,
-                      color="white" if count > matrix.max() / 2 else "black")
-    figure.colorbar(image)
-    title = f"confusion matrix of the best student, {confusion['model']}"
-    axes.set_title(title, fontsize=9)
-    _save(figure, path)
-    return title
-
-
-def plot_reliability(report: dict, path: Path) -> str:
-    figure, axes = plt.subplots(figsize=(5.5, 5))
-    axes.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfectly calibrated")
-    for name, curve in report["reliability"].items():
-        filled = [(c, a) for c, a in zip(curve["confidence"], curve["accuracy"]) if c is not None]
-        ece = report["summary"][name]["ece"]
-        axes.plot(*zip(*filled), marker="o", label=f"{name} (ECE {ece:.3f})")
-    axes.set_xlabel("mean top-1 confidence")
-    axes.set_ylabel("accuracy")
-    axes.legend(fontsize=7)
-    title = "reliability diagram"
-    axes.set_title(title)
-    _save(figure, path)
-    return title
-
-
 def write_report(report: dict, out: Path) -> dict[str, str]:
     """Write the plots, report.json and report.md into ``out``; returns {plot title: file name}."""
     out.mkdir(parents=True, exist_ok=True)
-    plots = {plot_accuracy(report, out / "accuracy.png"): "accuracy.png"}
+    figures = {plots.accuracy_vs_latency(report, out / "accuracy.png"): "accuracy.png"}
     if report["confusion"] is not None:
-        plots[plot_confusion(report, out / "confusion.png")] = "confusion.png"
+        figures[plots.confusion(report, out / "confusion.png")] = "confusion.png"
     if report["reliability"]:
-        plots[plot_reliability(report, out / "reliability.png")] = "reliability.png"
-    atomic.write_text(out / "report.json", json.dumps({**report, "plots": plots}, indent=1, allow_nan=False))
-    atomic.write_text(out / "report.md", render_markdown(report, plots))
-    return plots
+        figures[plots.reliability(report, out / "reliability.png")] = "reliability.png"
+    atomic.write_text(out / "report.json", json.dumps({**report, "plots": figures}, indent=1, allow_nan=False))
+    atomic.write_text(out / "report.md", render_markdown(report, figures))
+    return figures
 
 
 def main(argv: list[str] | None = None) -> dict:
