@@ -1,7 +1,9 @@
-"""Committed artefacts stay usable: the full-corpus teacher cache matches the real corpus."""
+"""Committed artefacts stay usable: the full-corpus teacher caches match the real corpus, and the
+committed report regenerates from the committed run with the committed numbers."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,10 @@ from hydra.utils import instantiate
 
 from conftest import CONFIG_DIR, REAL_ARCHIVE, ROOT
 from distill.cache import TeacherLogits
+from distill.report import build_report
 
 CACHE = ROOT / "benchmarks" / "artifacts" / "newsgroups20" / "teacher_logits.npz"
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 @pytest.mark.slow
@@ -21,6 +25,19 @@ def test_committed_newsgroups20_cache_matches_the_corpus(tmp_path: Path) -> None
         cfg = compose("train", overrides=["experiment=newsgroups20", f"data.archive={REAL_ARCHIVE}",
                                           f"paths.output_dir={tmp_path}", f"paths.root_dir={ROOT}"])
     splits = instantiate(cfg.data, features=None).load_splits()
-    cache = TeacherLogits.load(cfg.teacher.logits)
-    cache.verify(splits, instantiate(cfg.teacher))
+    for logits in (cfg.teacher.logits, cfg.ensemble_logits):
+        cfg.teacher.logits = logits
+        TeacherLogits.load(logits).verify(splits, instantiate(cfg.teacher))
     assert {name: len(corpus) for name, corpus in splits.items()} == {"train": 10182, "val": 1132, "test": 7532}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_ARCHIVE.is_file(), reason="needs the real archive")
+def test_committed_report_regenerates_with_the_committed_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # the run's config names the archive relative to the repository
+    report = build_report(RESULTS / "newsgroups20" / "run")
+    committed = json.loads((RESULTS / "newsgroups20.json").read_text())["models"]
+    assert set(report["summary"]) == set(committed)
+    for name, row in report["summary"].items():
+        assert row["test_acc"] == pytest.approx(committed[name]["test_acc"])
+        assert row["agreement"] == pytest.approx(committed[name]["agreement"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from hydra.utils import get_object
+from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from conftest import CONFIG_DIR, make_cfg
@@ -76,3 +77,14 @@ def test_every_yaml_starts_with_the_command_that_uses_it() -> None:
         lines = [line for line in path.read_text().splitlines() if line.strip()]
         comments = [line for line in lines[:2] if line.startswith("#")]
         assert any("python " in line for line in comments), f"{path} does not open with its command"
+
+
+def test_an_experiment_replaces_the_pipeline_stages_in_its_own_order() -> None:
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        default = compose(config_name="pipeline")
+        full = compose(config_name="pipeline", overrides=["experiment=newsgroups20"])
+    order = [name for stage in full.pipeline.stages for name in stage]
+    assert order.index("sk_complementnb") < order.index("teacher_ensemble") < order.index("logistic_kd")
+    assert order.index("sk_logreg") < order.index("teacher_ensemble") < order.index("bilstm_kd")
+    assert len(order) == len(set(order)) == 10
+    assert [name for stage in default.pipeline.stages for name in stage][0] == "teacher"

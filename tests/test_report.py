@@ -94,7 +94,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> dict:
     cfg = make_cfg(tmp, corpus_archive)
     with open_dict(cfg):
         cfg.paths.output_dir = str(run_dir)
-        cfg.pipeline = {"stages": {name: [] for name in STAGES}}
+        cfg.pipeline = {"stages": [{name: []} for name in STAGES]}
     (run_dir / ".hydra").mkdir(parents=True)
     OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=False)
     splits = instantiate(cfg.data, features=None).load_splits()

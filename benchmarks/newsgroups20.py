@@ -1,0 +1,105 @@
+"""Results of the full 20 Newsgroups experiment from a pipeline run folder.
+
+    python benchmarks/newsgroups20.py logs/pipeline/<time>
+
+Writes ``benchmarks/results/newsgroups20.json`` and ``.md`` (accuracy, macro-F1, agreement
+per model, with the commands, git commit, machine and wall times), the full report under
+``benchmarks/results/newsgroups20/report/``, and a compact copy of the run (configs, every
+stage's metrics and test logits) under ``benchmarks/results/newsgroups20/run/`` so that
+``python -m distill.report benchmarks/results/newsgroups20/run`` regenerates the report on
+a fresh clone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+from distill import atomic
+from distill.cache import TeacherLogits
+from distill.report import build_report, write_report
+
+RESULTS = Path(os.path.relpath(Path(__file__).parent / "results"))  # relative paths in the report
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": None, "python": platform.python_version()}
+
+
+def git_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
+def compact_copy(run_dir: Path, target: Path) -> None:
+    """Configs, comparison and per-stage metrics plus test-split logits: what the report reads."""
+    shutil.rmtree(target, ignore_errors=True)
+    (target / ".hydra").mkdir(parents=True)
+    shutil.copyfile(run_dir / ".hydra" / "config.yaml", target / ".hydra" / "config.yaml")
+    shutil.copyfile(run_dir / "comparison.json", target / "comparison.json")
+    for metrics in sorted(run_dir.glob("*/metrics.json")):
+        stage = metrics.parent.name
+        (target / stage).mkdir()
+        shutil.copyfile(metrics, target / stage / "metrics.json")
+        TeacherLogits.load(metrics.parent / "logits.npz").only(["test"]).save(target / stage / "logits.npz")
+
+
+def results(run_dir: Path, report: dict, command: str) -> dict:
+    """benchmarks/results/newsgroups20.json: one entry per model, plus how and where it ran."""
+    comparison = json.loads((run_dir / "comparison.json").read_text())
+    models = {}
+    for name, row in report["summary"].items():
+        stage = comparison.get(name, {})
+        models[name] = {
+            "role": row["role"], "val_acc": row["val_acc"], "test_acc": row["test_acc"],
+            "test_f1_macro": row["test_f1_macro"], "agreement": row["agreement"],
+            "agreement_teacher": row.get("agreement_teacher"), "ece": row["ece"],
+            "params": row["params"], "weights_mb": row["weights_mb"],
+            "overrides": stage.get("overrides"), "seconds": stage.get("train_seconds", stage.get("seconds")),
+            "reused": bool(stage.get("skipped")),
+        }
+    return {"command": command, "git_commit": git_commit(), "machine": machine(), "run_dir": str(run_dir),
+            "reference_teacher": report["reference_teacher"], "models": models}
+
+
+def markdown(result: dict) -> str:
+    header = ("| model | role | val acc | test acc | test macro-F1 | agreement w/ "
+              f"{result['reference_teacher']} | agreement w/ teacher | seconds |")
+    lines = [f"# 20 Newsgroups (bydate, headers/footers/quotes removed)\n",
+             f"`{result['command']}` at commit `{result['git_commit'][:12]}` on {result['machine']['cpu']} "
+             f"({result['machine']['cores']} cores, no GPU).\n", header, "|---|---|" + "---:|" * 6]
+
+    def cell(value: float | None, digits: int = 4) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    for name, model in result["models"].items():
+        lines.append(f"| {name} | {model['role']} | {cell(model['val_acc'])} | {cell(model['test_acc'])} | "
+                     f"{cell(model['test_f1_macro'])} | {cell(model['agreement'])} | "
+                     f"{cell(model['agreement_teacher'])} | {cell(model['seconds'], 0)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path, help="a pipeline.py experiment=newsgroups20 run folder")
+    parser.add_argument("--command", default="python pipeline.py experiment=newsgroups20 "
+                        "data.archive=../shared/data/20news-bydate.tar.gz", help="the command that made it")
+    args = parser.parse_args()
+    compact_copy(args.run_dir, RESULTS / "newsgroups20" / "run")
+    report = build_report(RESULTS / "newsgroups20" / "run", RESULTS / "inference.json"
+                          if (RESULTS / "inference.json").is_file() else None)
+    write_report(report, RESULTS / "newsgroups20" / "report")
+    result = results(args.run_dir, report, args.command)
+    atomic.write_text(RESULTS / "newsgroups20.json", json.dumps(result, indent=2))
+    atomic.write_text(RESULTS / "newsgroups20.md", markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
