@@ -22,6 +22,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from distill import atomic
 from distill.cache import TeacherLogits, TeacherSpec, file_sha256, predict_logits
 from distill.classic import fit_classic
 from distill.ensemble import fit_ensemble
@@ -119,7 +120,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         distill = cfg.get("distill") if cfg.model.role == "student" else None
         summary = {"model": cfg.model.name, "role": cfg.model.role, "status": "completed",
                    "distill": OmegaConf.to_container(distill) if distill else None, "metrics": metrics}
-        (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2))
+        atomic.write_text(output_dir / "metrics.json", json.dumps(summary, indent=2))
     return metrics
 
 

@@ -79,14 +79,14 @@ def fit_classic(cfg: DictConfig) -> tuple[dict[str, Any], TeacherLogits]:
     for stage in ("val", "test"):
         metrics |= split_scores(stage, logits[stage], splits[stage].labels,
                                 None if teacher is None else teacher.lookup(splits[stage].ids))
-    metrics |= _size(model, Path(cfg.paths.output_dir) / "model.pkl")
+    metrics |= _save(model, Path(cfg.paths.output_dir) / "model.pkl")
     source = {"pretrained": cfg.model.name, "params": _chosen(model, grid), "search": trials,
               "out_of_fold": cfg.model.out_of_fold, "metrics": metrics}
     return metrics, TeacherLogits.from_predictions(splits, logits, source)
 
 
-def _size(model: Pipeline, path: Path) -> dict[str, float]:
-    """Save the fitted pipeline atomically; its estimator's weights count as the model's size."""
+def _save(model: Pipeline, path: Path) -> dict[str, float]:
+    """Pickle the fitted pipeline atomically; returns its size (the estimator's weights)."""
     atomic.write_bytes(path, pickle.dumps(model))
     estimator = model.named_steps["estimator"]
     weights = getattr(estimator, "coef_", getattr(estimator, "feature_log_prob_", None))
