@@ -115,3 +115,22 @@ def test_ensemble_refuses_a_member_made_for_other_data(ensemble_run, corpus_arch
                                                 f"model.members.sk_logreg={root / 'sk_logreg' / 'logits.npz'}"])
     with pytest.raises(CacheMismatchError, match="sk_complementnb"):
         run(again)
+
+
+
+def test_a_rerun_keeps_a_reproduced_ensemble_cache_and_replaces_a_changed_one(ensemble_run) -> None:
+    root, cfg, _ = ensemble_run
+    output, member = Path(cfg.model.output), root / "sk_logreg" / "logits.npz"
+    original, committed = TeacherLogits.load(member), output.read_bytes()
+
+    def rerun_with_member_scaled_by(factor: float) -> bytes:
+        logits = {split: values * factor for split, values in original.logits.items()}
+        TeacherLogits(original.ids, logits, original.manifest).only(list(original.ids)).save(member)
+        run(cfg)
+        return output.read_bytes()
+
+    try:
+        assert rerun_with_member_scaled_by(1 + 1e-6) == committed  # float noise: the file stays
+        assert rerun_with_member_scaled_by(5.0) != committed
+    finally:
+        original.save(member)
