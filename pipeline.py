@@ -12,7 +12,6 @@ the teacher stage also when `teacher.logits` holds a cache that matches the data
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from distill import atomic
 from distill.cache import CacheMismatchError, TeacherLogits
 from distill.report import comparison_table
 from train import run
@@ -34,26 +34,30 @@ def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
     run: its cache is copied into the stage folder, so every stage folder looks the same.
     """
     output_dir = Path(cfg.paths.output_dir)
-    splits = instantiate(cfg.data, features=None).load_splits()
     summary_path, logits_path = output_dir / "metrics.json", output_dir / "logits.npz"
+    reusable_teacher = cfg.model.role == "teacher" and Path(cfg.teacher.logits).is_file()
+    if not reusable_teacher and not (summary_path.is_file() and logits_path.is_file()):
+        return None  # nothing to reuse: do not read the corpus just to say so
+    splits = instantiate(cfg.data, features=None).load_splits()
     try:
-        if cfg.model.role == "teacher" and Path(cfg.teacher.logits).is_file():
+        if reusable_teacher:
             cache = TeacherLogits.load(cfg.teacher.logits)
             cache.verify(splits, instantiate(cfg.teacher))
             output_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(cfg.teacher.logits, logits_path)
+            atomic.write_bytes(logits_path, Path(cfg.teacher.logits).read_bytes())
             summary = {"model": cfg.model.name, "role": "teacher", "status": "completed", "distill": None,
                        "metrics": cache.manifest["teacher"]["metrics"], "reused": str(cfg.teacher.logits)}
-            summary_path.write_text(json.dumps(summary, indent=2))
-        if not (summary_path.is_file() and logits_path.is_file()):
-            return None
+            atomic.write_text(summary_path, json.dumps(summary, indent=2))
+            return summary["metrics"]
         summary = json.loads(summary_path.read_text())
+        if summary.get("status") != "completed":
+            return None
         cache = TeacherLogits.load(logits_path)
         cache.verify_splits({name: splits[name] for name in cache.ids})
     except CacheMismatchError as mismatch:
         print(f"[pipeline] {output_dir.name}: earlier output does not match the data, re-running: {mismatch}")
         return None
-    return summary["metrics"] if summary.get("status") == "completed" else None
+    return summary["metrics"]
 
 
 def run_pipeline(stages: dict[str, list[str]], overrides: list[str], output_dir: Path) -> dict[str, dict]:

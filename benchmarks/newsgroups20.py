@@ -20,6 +20,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import torch
+
 from distill import atomic
 from distill.cache import TeacherLogits
 from distill.report import build_report, write_report
@@ -30,7 +32,8 @@ RESULTS = Path(os.path.relpath(Path(__file__).parent / "results"))  # relative p
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": None, "python": platform.python_version()}
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "python": platform.python_version()}
 
 
 def git_commit() -> str:
@@ -71,9 +74,10 @@ def results(run_dir: Path, report: dict, command: str) -> dict:
 def markdown(result: dict) -> str:
     header = ("| model | role | val acc | test acc | test macro-F1 | agreement w/ "
               f"{result['reference_teacher']} | agreement w/ teacher | seconds |")
-    lines = [f"# 20 Newsgroups (bydate, headers/footers/quotes removed)\n",
+    lines = ["# 20 Newsgroups (bydate, headers/footers/quotes removed)\n",
              f"`{result['command']}` at commit `{result['git_commit'][:12]}` on {result['machine']['cpu']} "
-             f"({result['machine']['cores']} cores, no GPU).\n", header, "|---|---|" + "---:|" * 6]
+             f"({result['machine']['cores']} cores, GPU: {result['machine']['gpu'] or 'none'}).\n",
+             header, "|---|---|" + "---:|" * 6]
 
     def cell(value: float | None, digits: int = 4) -> str:
         return "-" if value is None else f"{value:.{digits}f}"
