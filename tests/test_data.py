@@ -17,6 +17,7 @@ from sklearn.datasets import fetch_20newsgroups
 
 from distill.data.corpus import Corpus
 from distill.data.csv import CsvDataModule
+from distill.data.datamodule import LengthGroupedSampler
 from distill.data.newsgroups import Newsgroups20DataModule, build_splits, read_raw
 from distill.data.strip import REMOVABLE
 from distill.features import TfidfFeatures
@@ -509,3 +510,33 @@ def test_real_archive_stripping_matches_sklearn(real_raw) -> None:
                 sk_twenty.strip_newsgroup_footer(sk_twenty.strip_newsgroup_header(text))
             )
             assert ours.texts[i] == expected, int(ours.ids[i])
+
+
+def test_length_grouped_sampler_is_a_fresh_permutation_each_epoch_sorted_within_windows() -> None:
+    lengths = np.random.default_rng(0).integers(1, 500, size=1000).tolist()
+    sampler = LengthGroupedSampler(lengths, batch_size=10, seed=3, window_batches=5)
+    first = list(sampler)
+    assert sorted(first) == list(range(1000))
+    for start in range(0, 1000, 50):  # each window of 5 batches is sorted longest first
+        window = [lengths[i] for i in first[start : start + 50]]
+        assert window == sorted(window, reverse=True)
+    assert list(sampler) == first  # same epoch, same order (resumable)
+    sampler.set_epoch(1)
+    assert list(sampler) != first
+    # Batches pad to far less than a shuffled batch does: the point of grouping.
+    def padding(order: list[int]) -> int:
+        return sum(max(lengths[i] for i in order[s : s + 10]) * 10 for s in range(0, 1000, 10))
+    shuffled = np.random.default_rng(1).permutation(1000).tolist()
+    assert padding(first) < 0.7 * padding(shuffled)
+
+
+def test_group_by_length_only_changes_the_training_order(tmp_path) -> None:
+    train_file, test_file = _write_csv_data(tmp_path)
+    grouped = _csv_module(train_file, test_file, group_by_length=True)
+    grouped.setup()
+    assert isinstance(grouped.train_dataloader().sampler, LengthGroupedSampler)
+    plain = _csv_module(train_file, test_file)
+    plain.setup()
+    assert not isinstance(plain.train_dataloader().sampler, LengthGroupedSampler)
+    seen = [i for batch in grouped.train_dataloader() for i in batch["ids"].tolist()]
+    assert sorted(seen) == sorted(grouped.splits["train"].ids.tolist())

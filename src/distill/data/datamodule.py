@@ -74,6 +74,32 @@ class LengthOrderSampler(Sampler[int]):
         return len(self.order)
 
 
+class LengthGroupedSampler(Sampler[int]):
+    """Shuffles, then sorts each window of ``batch_size * window_batches`` examples by length.
+
+    Batches stay random across windows but pad to similar lengths inside, which cuts a
+    transformer epoch on long-tailed text by roughly the mean-to-max length ratio (the
+    ``group_by_length`` of Hugging Face's Trainer). Lightning calls ``set_epoch`` each epoch,
+    and wraps this sampler for DDP.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = 50) -> None:
+        self.lengths = np.asarray(lengths)
+        self.window = batch_size * window_batches
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.lengths))
+        windows = [order[start : start + self.window] for start in range(0, len(order), self.window)]
+        return iter(np.concatenate([w[np.argsort(-self.lengths[w], kind="stable")] for w in windows]).tolist())
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
 class TextDataModule(L.LightningDataModule, ABC):
     """Train/val/test splits of a labelled text corpus, encoded by the model's features.
 
@@ -81,6 +107,7 @@ class TextDataModule(L.LightningDataModule, ABC):
     ``val_fraction`` of train (fixed ``seed``); ``max_train_samples`` then caps what is left
     of train, so the validation split does not move when it changes. When ``teacher`` is
     given, its cached logits are verified against these splits and attached by example id.
+    ``group_by_length`` batches training examples of similar length (``LengthGroupedSampler``).
     """
 
     def __init__(
@@ -94,6 +121,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         num_workers: int = 0,
         teacher: TeacherSpec | None = None,
         require_teacher_logits: bool = False,
+        group_by_length: bool = False,
     ) -> None:
         super().__init__()
         self.features = features
@@ -105,6 +133,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.num_workers = num_workers
         self.teacher = teacher
         self.require_teacher_logits = require_teacher_logits
+        self.group_by_length = group_by_length
         self.splits: dict[str, Corpus] = {}
         self.datasets: dict[str, EncodedSplit] = {}
         self.teacher_logits: TeacherLogits | None = None
@@ -147,11 +176,18 @@ class TextDataModule(L.LightningDataModule, ABC):
         if not self.datasets:
             raise RuntimeError("call setup() before asking for a dataloader")
         dataset = self.datasets[split]
+        lengths = [self.features.length(row) for row in dataset.rows]
+        if not shuffle:
+            sampler: Sampler[int] | None = LengthOrderSampler(lengths)
+        elif self.group_by_length:
+            sampler = LengthGroupedSampler(lengths, self.batch_size, self.seed)
+        else:
+            sampler = None
         return DataLoader(
             dataset,
             batch_size=self.batch_size if shuffle else self.eval_batch_size,
-            shuffle=shuffle,
-            sampler=None if shuffle else LengthOrderSampler([self.features.length(row) for row in dataset.rows]),
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             num_workers=self.num_workers,
             collate_fn=Collate(self.features),
             persistent_workers=self.num_workers > 0,
