@@ -47,6 +47,9 @@ def test_ece_of_an_overconfident_model() -> None:
 def test_kl_cosine_and_agreement() -> None:
     p, q = np.array([[0.5, 0.5, 0.0]]), np.array([[0.25, 0.75, 0.0]])
     assert evaluation.mean_kl(p, p) == pytest.approx(0.0)
+    confident = np.full((4, 20), 1e-15)  # below the log floor, as a confident teacher's tail is
+    confident[:, 3] = 1 - 19e-15
+    assert evaluation.mean_kl(confident, confident) >= 0.0
     assert evaluation.mean_kl(p, q) == pytest.approx(0.5 * math.log(2) + 0.5 * math.log(2 / 3))
     assert evaluation.mean_cosine(p, p) == pytest.approx(1.0)
     assert evaluation.mean_cosine(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])) == pytest.approx(0.0)

@@ -71,7 +71,7 @@ def mean_kl(teacher: np.ndarray, model: np.ndarray) -> float:
     """Mean KL(teacher || model) in nats: what the model loses of the teacher's distribution."""
     log_teacher = np.log(np.where(teacher > 0, teacher, 1.0))  # 0 * log 0 counts as 0
     terms = teacher * (log_teacher - np.log(np.maximum(model, _EPS)))
-    return float(terms.sum(-1).mean())
+    return float(np.maximum(terms.sum(-1), 0.0).mean())  # KL >= 0: float noise must not print as -0.0000
 
 
 def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
