@@ -4,9 +4,10 @@
 
 Stages come from `pipeline.stages` (conf/pipeline.yaml; an experiment replaces the list): each
 is a train.py run with this command's overrides, then the stage's own, writing to
-`<run>/<stage>/`. A stage is skipped when its folder already holds a completed run whose
-logits match the data (re-run a crashed pipeline with `hydra.run.dir=<its folder>`), and
-the teacher stage also when `teacher.logits` holds a cache that matches the data.
+`<run>/<stage>/`. A stage is skipped when its folder already holds a completed run with the
+same settings and input caches (`distill.signature`) whose logits match the data (re-run a
+crashed pipeline with `hydra.run.dir=<its folder>`), and the teacher stage also when
+`teacher.logits` holds a cache that matches the data.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from omegaconf import DictConfig
 from distill import atomic
 from distill.cache import CacheMismatchError, TeacherLogits
 from distill.report import comparison_table
+from distill.signature import run_signature
 from train import run
 
 
 def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
-    """Metrics of the stage's earlier run when it completed on this data, else None (run it).
+    """Metrics of the stage's earlier run when it completed with these settings on this data, else None.
 
     A teacher whose cache at ``teacher.logits`` matches the data is reused as this stage's
     run: its cache is copied into the stage folder, so every stage folder looks the same.
@@ -36,8 +38,15 @@ def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
     output_dir = Path(cfg.paths.output_dir)
     summary_path, logits_path = output_dir / "metrics.json", output_dir / "logits.npz"
     reusable_teacher = cfg.model.role == "teacher" and Path(cfg.teacher.logits).is_file()
-    if not reusable_teacher and not (summary_path.is_file() and logits_path.is_file()):
-        return None  # nothing to reuse: do not read the corpus just to say so
+    if not reusable_teacher:
+        if not (summary_path.is_file() and logits_path.is_file()):
+            return None  # nothing to reuse: do not read the corpus just to say so
+        summary = json.loads(summary_path.read_text())
+        if summary.get("status") != "completed":
+            return None
+        if summary.get("signature") != run_signature(cfg):
+            print(f"[pipeline] {output_dir.name}: earlier run had other settings or input caches, re-running")
+            return None
     splits = instantiate(cfg.data, features=None).load_splits()
     try:
         if reusable_teacher:
@@ -49,9 +58,6 @@ def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
                        "metrics": cache.manifest["teacher"]["metrics"], "reused": str(cfg.teacher.logits)}
             atomic.write_text(summary_path, json.dumps(summary, indent=2))
             return summary["metrics"]
-        summary = json.loads(summary_path.read_text())
-        if summary.get("status") != "completed":
-            return None
         cache = TeacherLogits.load(logits_path)
         cache.verify_splits({name: splits[name] for name in cache.ids})
     except CacheMismatchError as mismatch:

@@ -27,6 +27,7 @@ from distill.cache import TeacherLogits, TeacherSpec, file_sha256, predict_logit
 from distill.classic import fit_classic
 from distill.ensemble import fit_ensemble
 from distill.models.size import weights_size
+from distill.signature import run_signature
 
 
 def instantiate_all(group: DictConfig | None) -> list:
@@ -103,6 +104,7 @@ def finish_wandb(failed: bool) -> None:
 def run(cfg: DictConfig) -> dict[str, float]:
     """Seed, fit the configured model by its role, write ``metrics.json`` and ``logits.npz``."""
     started = time.time()
+    signature = run_signature(cfg)  # before fitting: the ensemble may overwrite a cache it read
     L.seed_everything(cfg.seed, workers=True)
     fit = {"classic": fit_classic, "ensemble": fit_ensemble}.get(cfg.model.role, fit_lightning)
     failed = True
@@ -118,7 +120,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         if logits is not None:  # None after fast_dev_run
             logits.save(output_dir / "logits.npz")
         distill = cfg.get("distill") if cfg.model.role == "student" else None
-        summary = {"model": cfg.model.name, "role": cfg.model.role, "status": "completed",
+        summary = {"model": cfg.model.name, "role": cfg.model.role, "status": "completed", "signature": signature,
                    "distill": OmegaConf.to_container(distill) if distill else None, "metrics": metrics}
         atomic.write_text(output_dir / "metrics.json", json.dumps(summary, indent=2))
     return metrics

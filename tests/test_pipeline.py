@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 from conftest import CONFIG_DIR, TINY_TEACHER, make_cfg
 from distill.cache import CacheMismatchError, TeacherLogits
 from distill.models import BiLSTMModule, LogisticModule, TeacherModule
+from distill.signature import run_signature
 from train import run
 
 LIGHTNING_MODELS = sorted(
@@ -205,11 +206,33 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
         resumed = run_pipeline(stages, overrides, tmp_path / "first")
     assert all(resumed[name]["skipped"] for name in stages)
     assert resumed["logistic_kd"]["test/acc"] == first["logistic_kd"]["test/acc"]
+
+    rerun = []
+    monkeypatch.setattr("pipeline.run", lambda cfg: rerun.append(cfg.paths.output_dir) or {})
+
+    def stages_rerun(changed_stages: dict[str, list[str]]) -> set[str]:
+        rerun.clear()
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            run_pipeline(changed_stages, overrides, tmp_path / "first")
+        return {Path(folder).name for folder in rerun}
+
+    assert stages_rerun({**stages, "logistic_hard": [*stages["logistic_hard"], "model.module.lr=0.5"]}) == {
+        "logistic_hard"}
+    teacher_cache = TeacherLogits.load(tmp_path / "cache" / "teacher_logits.npz")
+    teacher_cache.manifest["refitted"] = True  # same data, new bytes: as if the teacher were re-trained
+    teacher_cache.save(tmp_path / "cache" / "teacher_logits.npz")
+    assert stages_rerun(stages) == {"logistic_kd"}
     (tmp_path / "first" / "logistic_kd" / "metrics.json").write_text('{"status": "failed"}')
-    monkeypatch.setattr("pipeline.run", lambda cfg: {"test/acc": -1.0})
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        after_crash = run_pipeline(stages, overrides, tmp_path / "first")
-    assert after_crash["logistic_kd"]["test/acc"] == -1.0 and after_crash["logistic_hard"]["skipped"]
+    assert stages_rerun(stages) == {"logistic_kd"}
+
+
+def test_run_signature_follows_settings_not_where_or_how_a_run_is_logged(tmp_path: Path, corpus_archive) -> None:
+    signature = run_signature(make_cfg(tmp_path, corpus_archive, ["model=logistic", "distill=none"]))
+    moved = make_cfg(tmp_path / "moved", corpus_archive, ["model=logistic", "distill=none", "logger=none"])
+    assert run_signature(moved) == signature
+    for change in ("model.module.lr=0.5", "seed=7", "trainer.max_epochs=3", "data.val_fraction=0.3"):
+        changed = make_cfg(tmp_path, corpus_archive, ["model=logistic", "distill=none", change])
+        assert run_signature(changed) != signature, change
 
 
 def test_teacher_ckpt_path_caches_a_trained_teacher_without_fitting(
