@@ -20,7 +20,7 @@ import hydra
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from distill import atomic
 from distill.cache import CacheMismatchError, TeacherLogits
@@ -93,7 +93,9 @@ def run_pipeline(stages: dict[str, list[str]], overrides: list[str], output_dir:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="pipeline")
 def main(cfg: DictConfig) -> None:
-    stages = {name: list(overrides) for stage in cfg.pipeline.stages for name, overrides in stage.items()}
+    # unresolved: an override such as teacher.logits='${ensemble_logits}' resolves in its stage's config
+    plan = OmegaConf.to_container(cfg.pipeline.stages, resolve=False)
+    stages = {name: list(overrides) for stage in plan for name, overrides in stage.items()}
     run_pipeline(stages, list(HydraConfig.get().overrides.task), Path(cfg.paths.output_dir))
 
 

@@ -228,7 +228,8 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
 
 def test_run_signature_follows_settings_not_where_or_how_a_run_is_logged(tmp_path: Path, corpus_archive) -> None:
     signature = run_signature(make_cfg(tmp_path, corpus_archive, ["model=logistic", "distill=none"]))
-    moved = make_cfg(tmp_path / "moved", corpus_archive, ["model=logistic", "distill=none", "logger=none"])
+    moved = make_cfg(tmp_path / "moved", corpus_archive, ["model=logistic", "distill=none", "logger=none",
+                                                          "+pipeline.stages=[]"])
     assert run_signature(moved) == signature
     for change in ("model.module.lr=0.5", "seed=7", "trainer.max_epochs=3", "data.val_fraction=0.3"):
         changed = make_cfg(tmp_path, corpus_archive, ["model=logistic", "distill=none", change])

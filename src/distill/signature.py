@@ -14,8 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from distill.cache import file_sha256
 
-# Where files go and how runs are logged: neither changes what a run computes.
-NOT_SETTINGS = ("paths", "logger")
+# Where files go, how runs are logged, and the pipeline's plan: none changes what a run computes.
+NOT_SETTINGS = ("paths", "logger", "pipeline")
 
 
 def input_logits(cfg: DictConfig) -> list[str]:
@@ -28,12 +28,16 @@ def input_logits(cfg: DictConfig) -> list[str]:
 
 
 def run_signature(cfg: DictConfig) -> str:
-    """SHA-256 of the config as written (paths and loggers aside) and of every input cache's bytes.
+    """SHA-256 of the resolved settings (paths and loggers aside) and of every input cache's bytes.
 
-    Interpolations stay unresolved, so moving a run folder keeps its signature; what they point
-    to is hashed where it lives (a changed ``teacher.max_length`` changes the ``teacher`` node).
+    Settings resolve with each ``paths.*`` left as a placeholder, so a value derived from a
+    path (the checkpoint folder, a cache under ``paths.cache_dir``) reads the same wherever
+    the run folder is.
     """
-    settings = OmegaConf.to_container(cfg, resolve=False)
+    placeholders = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    for key in placeholders.get("paths", {}):
+        placeholders.paths[key] = f"<paths.{key}>"
+    settings = OmegaConf.to_container(placeholders, resolve=True)
     for key in NOT_SETTINGS:
         settings.pop(key, None)
     inputs = [file_sha256(path) if Path(path).is_file() else None for path in input_logits(cfg)]
