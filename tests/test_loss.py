@@ -92,6 +92,16 @@ def test_mse_is_squared_logit_distance_summed_over_classes() -> None:
     assert loss(student, torch.tensor([0, 1]), teacher).item() == pytest.approx((2.0 + 0.0) / 2)
 
 
+def test_mse_ignores_the_row_shift_softmax_ignores() -> None:
+    torch.manual_seed(0)
+    loss = DistillationLoss(alpha=1.0, kind="mse")
+    student, teacher, labels = torch.randn(8, 5), torch.randn(8, 5) * 4, torch.zeros(8, dtype=torch.long)
+    raw = loss(student, labels, teacher)
+    as_log_probs = loss(student + torch.randn(8, 1), labels, teacher.log_softmax(dim=-1))
+    assert as_log_probs.item() == pytest.approx(raw.item(), rel=1e-5)
+    assert loss(teacher, labels, teacher.log_softmax(dim=-1)).item() == pytest.approx(0.0, abs=1e-5)
+
+
 @pytest.mark.parametrize("schedule", SCHEDULES)
 def test_schedule_endpoints_and_monotonicity(schedule: str) -> None:
     values = [scheduled_temperature(schedule, 8.0, 1.0, step / 20) for step in range(21)]

@@ -42,8 +42,10 @@ class DistillationLoss(nn.Module):
     gradient of the softened KL scales as 1/T^2.
 
     ``kind="mse"`` (Tang et al. 2019) replaces the soft term by the squared distance between
-    raw logits, ``||z_s - z_t||^2`` summed over classes and averaged over the batch;
-    the temperature is not used there.
+    logits, each row centred first, ``||(z_s - mean z_s) - (z_t - mean z_t)||^2`` summed over
+    classes and averaged over the batch; the temperature is not used there. Centring makes it
+    blind to the per-row shift softmax ignores: a cache of log-probabilities (the ensemble's,
+    down to -35) then teaches what the same teacher's raw logits would.
 
     Shapes: ``student_logits`` and ``teacher_logits`` are (B, C) floats, ``labels`` is (B,)
     long with -1 for examples that have no hard label: those contribute only the soft term.
@@ -89,7 +91,8 @@ class DistillationLoss(nn.Module):
 
     def soft_term(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
         if self.kind == "mse":
-            return (student_logits - teacher_logits).pow(2).sum(dim=-1).mean()
+            difference = student_logits - teacher_logits
+            return (difference - difference.mean(dim=-1, keepdim=True)).pow(2).sum(dim=-1).mean()
         t = self.temperature
         return t * t * F.kl_div(
             F.log_softmax(student_logits / t, dim=-1),
