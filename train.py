@@ -104,7 +104,7 @@ def finish_wandb(failed: bool) -> None:
 def run(cfg: DictConfig) -> dict[str, float]:
     """Seed, fit the configured model by its role, write ``metrics.json`` and ``logits.npz``."""
     started = time.time()
-    signature = run_signature(cfg)  # before fitting: the ensemble may overwrite a cache it read
+    signature = run_signature(cfg)  # before fitting: the input caches as this run reads them
     L.seed_everything(cfg.seed, workers=True)
     fit = {"classic": fit_classic, "ensemble": fit_ensemble}.get(cfg.model.role, fit_lightning)
     failed = True

@@ -187,6 +187,9 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
     stages = {
         "teacher": ["model=teacher_minilm", "model.module.pretrained=null", f"+model.module.config={{{tiny}}}",
                     "trainer.max_epochs=2"],
+        "sk_complementnb": ["model=sk_complementnb"],
+        "sk_logreg": ["model=sk_logreg"],
+        "teacher_ensemble": ["model=teacher_ensemble"],  # members at <stage>/../<member>/logits.npz
         "logistic_hard": ["model=logistic", "distill=none"],
         "logistic_kd": ["model=logistic", "distill=kl"],
     }
@@ -218,12 +221,12 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
 
     assert stages_rerun({**stages, "logistic_hard": [*stages["logistic_hard"], "model.module.lr=0.5"]}) == {
         "logistic_hard"}
+    (tmp_path / "first" / "logistic_kd" / "metrics.json").write_text('{"status": "failed"}')
+    assert stages_rerun(stages) == {"logistic_kd"}
     teacher_cache = TeacherLogits.load(tmp_path / "cache" / "teacher_logits.npz")
     teacher_cache.manifest["refitted"] = True  # same data, new bytes: as if the teacher were re-trained
     teacher_cache.save(tmp_path / "cache" / "teacher_logits.npz")
-    assert stages_rerun(stages) == {"logistic_kd"}
-    (tmp_path / "first" / "logistic_kd" / "metrics.json").write_text('{"status": "failed"}')
-    assert stages_rerun(stages) == {"logistic_kd"}
+    assert stages_rerun(stages) == {"teacher_ensemble", "logistic_kd"}  # both read it
 
 
 def test_run_signature_follows_settings_not_where_or_how_a_run_is_logged(tmp_path: Path, corpus_archive) -> None:

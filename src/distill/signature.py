@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -19,12 +20,18 @@ NOT_SETTINGS = ("paths", "logger", "pipeline")
 
 
 def input_logits(cfg: DictConfig) -> list[str]:
-    """The cached logits a run reads: ensemble members, or a distilling student's teacher."""
+    """The cached logits a run reads: ensemble members, or a distilling student's teacher.
+
+    Normalised lexically: a member at ``<stage>/../sk_logreg/logits.npz`` must be found before
+    the run has created ``<stage>``, or its bytes would go unhashed on the first run only.
+    """
     if cfg.model.role == "ensemble":
-        return [str(path) for path in cfg.model.members.values()]
-    if cfg.model.role == "student" and cfg.get("distill") and cfg.distill.alpha > 0:
-        return [str(cfg.teacher.logits)]
-    return []
+        paths = list(cfg.model.members.values())
+    elif cfg.model.role == "student" and cfg.get("distill") and cfg.distill.alpha > 0:
+        paths = [cfg.teacher.logits]
+    else:
+        paths = []
+    return [os.path.normpath(path) for path in paths]
 
 
 def run_signature(cfg: DictConfig) -> str:
