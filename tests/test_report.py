@@ -97,7 +97,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> dict:
     cfg = make_cfg(tmp, corpus_archive)
     with open_dict(cfg):
         cfg.paths.output_dir = str(run_dir)
-        cfg.pipeline = {"stages": [{name: []} for name in STAGES]}
+        cfg.pipeline = {"stages": [{name: [f"+stage={name}"]} for name in STAGES]}
     (run_dir / ".hydra").mkdir(parents=True)
     OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=False)
     splits = instantiate(cfg.data, features=None).load_splits()
@@ -220,6 +220,8 @@ def test_markdown_plots_and_settings(run: dict) -> None:
     assert settings["sk_logreg"]["params"] == {"clf__C": 3.0}
     assert settings["teacher_ensemble"]["members"]["teacher"] == {"weight": 0.7, "temperature": 1.5}
     assert settings["logistic_kd"]["distill"]["temperature"] == 4.0
+    assert settings["logistic_kd"]["overrides"] == ["+stage=logistic_kd"]
+    assert '- **logistic_kd**: overrides: `["+stage=logistic_kd"]`' in markdown
 
 
 def test_without_ensemble_or_latency(run: dict, tmp_path: Path) -> None:

@@ -246,12 +246,13 @@ def dark_knowledge(reference: Stage, students: list[Stage], corpus: Corpus) -> l
     return documents
 
 
-def settings(stages: dict[str, Stage]) -> dict[str, dict]:
-    """How each stage was configured: distillation settings, chosen classic params, ensemble weights."""
+def settings(stages: dict[str, Stage], plan: dict[str, list[str]]) -> dict[str, dict]:
+    """How each stage was configured: its pipeline overrides, distillation settings, chosen
+    classic params, ensemble weights."""
     chosen = {}
     for name, stage in stages.items():
         source = stage.manifest.get("teacher") or {}
-        entry = {"distill": stage.record.get("distill")}
+        entry = {"overrides": plan.get(name), "distill": stage.record.get("distill")}
         if stage.role == "classic" and "params" in source:
             entry["params"] = source["params"]
         if "members" in source:
@@ -259,6 +260,13 @@ def settings(stages: dict[str, Stage]) -> dict[str, dict]:
                                 for member, value in source["members"].items()}
         chosen[name] = entry
     return chosen
+
+
+def stage_overrides(cfg: Any) -> dict[str, list[str]]:
+    """Each stage's own overrides in the pipeline's plan, as written (interpolations unresolved)."""
+    plan = OmegaConf.select(cfg, "pipeline.stages", default=None)
+    plan = OmegaConf.to_container(plan, resolve=False) if plan is not None else []
+    return {name: list(overrides) for stage in plan for name, overrides in stage.items()}
 
 
 def _reference(stages: dict[str, Stage]) -> Stage | None:
@@ -293,7 +301,7 @@ def build_report(run_dir: str | Path, inference: str | Path | None = None) -> di
         },
         "reliability": {stage.name: evaluation.reliability(stage.probs, labels) for stage in calibrated},
         "dark_knowledge": [] if reference is None else dark_knowledge(reference, students, corpus),
-        "settings": settings(stages),
+        "settings": settings(stages, stage_overrides(cfg)),
     }
     return _finite(report)
 
