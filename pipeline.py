@@ -20,11 +20,11 @@ import hydra
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from distill import atomic
 from distill.cache import CacheMismatchError, TeacherLogits
-from distill.report import comparison_table
+from distill.report import comparison_table, stage_overrides
 from distill.signature import run_signature
 from train import run
 
@@ -94,9 +94,7 @@ def run_pipeline(stages: dict[str, list[str]], overrides: list[str], output_dir:
 @hydra.main(version_base="1.3", config_path="conf", config_name="pipeline")
 def main(cfg: DictConfig) -> None:
     # unresolved: an override such as teacher.logits='${ensemble_logits}' resolves in its stage's config
-    plan = OmegaConf.to_container(cfg.pipeline.stages, resolve=False)
-    stages = {name: list(overrides) for stage in plan for name, overrides in stage.items()}
-    run_pipeline(stages, list(HydraConfig.get().overrides.task), Path(cfg.paths.output_dir))
+    run_pipeline(stage_overrides(cfg), list(HydraConfig.get().overrides.task), Path(cfg.paths.output_dir))
 
 
 if __name__ == "__main__":

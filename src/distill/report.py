@@ -90,7 +90,7 @@ class Stage:
 
 def stage_order(run_dir: Path, cfg: Any) -> list[str]:
     """Stages as the pipeline ran them: its config, then comparison.json, then any other folder."""
-    names = [name for stage in OmegaConf.select(cfg, "pipeline.stages", default=None) or [] for name in stage]
+    names = list(stage_overrides(cfg))
     comparison = run_dir / "comparison.json"
     if comparison.is_file():
         names += json.loads(comparison.read_text())
