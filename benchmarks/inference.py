@@ -5,8 +5,9 @@
 Models: the teacher, the students, the classic ``sk_*`` baselines, and ``students_ensemble``
 (``bilstm_kd`` and ``logistic_kd`` probabilities averaged with a weight fitted on val, see
 ``distill.student_ensemble``). Each runs in eager PyTorch and, where an export exists, in ONNX
-Runtime (``python -m distill.export`` runs first for stages not exported yet); classic ones in
-scikit-learn. Each (model, runtime) is measured in its own process (``distill.inference_worker``):
+Runtime (``python -m distill.export`` runs first for stages not exported yet, or exported from
+an older checkpoint); classic ones in scikit-learn. Each (model, runtime) is measured in its
+own process (``distill.inference_worker``):
 latency at batch size 1 over the first D test documents (p50, p95), throughput at batch size
 64 (median of R passes over the same D documents), preprocessing included, a fixed thread
 count, peak resident memory, and test accuracy of that artefact on the full test split.
@@ -42,7 +43,7 @@ from omegaconf import DictConfig, OmegaConf
 from distill.atomic import write_text
 from distill.cache import TeacherLogits, file_sha256
 from distill.data.corpus import Corpus
-from distill.export import MODULES, best_checkpoint, export_onnx, export_stage, stages, verify
+from distill.export import MODULES, best_checkpoint, export_onnx, export_stage, is_current, stages, verify
 from distill.features import WordPieceFeatures
 from distill.inference_worker import BATCH_SIZE
 from distill.predictors import build_net, softmax
@@ -84,7 +85,7 @@ def checkpoint_of(stage: Path) -> Path | None:
 
 def exported(run: Path, stage: Path) -> Path | None:
     folder = run / "export" / stage.name
-    return folder if (folder / "manifest.json").is_file() else None
+    return folder if is_current(stage, folder) else None
 
 
 def student_jobs(run: Path, stage: Path, summary: dict) -> list[Job]:
@@ -161,7 +162,7 @@ def plan(run: Path, cfg: DictConfig, splits: dict[str, Corpus], work: Path, mode
 
 
 def export_missing(run: Path) -> None:
-    """Export every stage with features/ that ``<run>/export`` does not hold yet."""
+    """Export every stage with features/ whose current checkpoint ``<run>/export`` does not hold."""
     for stage in stages(run):
         if exported(run, stage) is None:
             export_stage(stage, run / "export" / stage.name)

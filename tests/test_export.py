@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,8 @@ from hydra.utils import instantiate
 from omegaconf import open_dict
 
 from conftest import GROUPS, make_cfg
-from distill.export import MODULES, best_checkpoint, export_run
+from distill.cache import TeacherLogits
+from distill.export import MODULES, best_checkpoint, export_run, export_stage, is_current
 from distill.features import TfidfFeatures
 from distill.onnx_predict import OnnxClassifier, TfidfTransform
 from train import run
@@ -78,6 +80,25 @@ def test_manifest_names_labels_inputs_and_versions(exported) -> None:
     assert manifest["opset"] >= 17 and manifest["versions"]["torch"] == torch.__version__
     logistic = json.loads((run_dir / "export" / "logistic" / "manifest.json").read_text())
     assert list(logistic["inputs"]) == ["indices", "offsets", "weights"] and logistic["max_length"] is None
+
+
+def test_an_export_goes_stale_when_its_stage_is_re_trained(exported, tmp_path: Path) -> None:
+    """A stage re-run in its folder after an export: the old graph must not pass for the new model."""
+    run_dir, _ = exported
+    stage, out = tmp_path / "bilstm", tmp_path / "export"
+    shutil.copytree(run_dir / "bilstm", stage)
+    shutil.copytree(run_dir / "export" / "bilstm", out)
+    cache = TeacherLogits.load(stage / "logits.npz")  # point the copy at its own checkpoint
+    checkpoint = stage / "checkpoints" / Path(cache.manifest["teacher"]["checkpoint"]).name
+    cache.manifest["teacher"]["checkpoint"] = str(checkpoint)
+    cache.save(stage / "logits.npz")
+    assert is_current(stage, out)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state["state_dict"]["net.head.4.bias"] += 1.0  # as if training had ended elsewhere
+    torch.save(state, checkpoint)
+    assert not is_current(stage, out)
+    export_stage(stage, out)
+    assert is_current(stage, out)
 
 
 def test_numpy_tfidf_equals_scikit_learn(tmp_path: Path) -> None:

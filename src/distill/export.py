@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from distill.atomic import atomic_path, write_bytes, write_text
-from distill.cache import TeacherLogits
+from distill.cache import TeacherLogits, file_sha256
 from distill.models import BiLSTMModule, LogisticModule, TeacherModule
 from distill.models.bilstm import BiLSTMNet
 from distill.models.logistic import SparseLinearNet
@@ -126,11 +126,25 @@ def best_checkpoint(stage: Path) -> Path:
     return recorded if recorded.is_file() else stage / "checkpoints" / recorded.name
 
 
+def is_current(stage: Path, out: Path) -> bool:
+    """Whether ``out`` holds a complete export of the stage's present best checkpoint.
+
+    A stage re-run in the same folder (new settings) leaves its old export behind: serving or
+    timing that graph would silently stand for a model the stage no longer holds.
+    """
+    manifest = out / "manifest.json"
+    checkpoint = best_checkpoint(stage)
+    return (manifest.is_file() and checkpoint.is_file()
+            and json.loads(manifest.read_text()).get("checkpoint_sha256") == file_sha256(checkpoint))
+
+
 def export_stage(stage: Path, out: Path) -> Path:
-    """Write ``out``: model.onnx, the stage's preprocessing files, then manifest.json (last)."""
+    """Write ``out`` afresh: model.onnx, the stage's preprocessing files, then manifest.json (last)."""
+    shutil.rmtree(out, ignore_errors=True)  # no stale files from an earlier export
     summary = json.loads((stage / "metrics.json").read_text())
     spec = json.loads((stage / "features" / "features.json").read_text())
-    module = MODULES[summary["role"], spec["kind"]].load_from_checkpoint(best_checkpoint(stage), map_location="cpu")
+    checkpoint = best_checkpoint(stage)
+    module = MODULES[summary["role"], spec["kind"]].load_from_checkpoint(checkpoint, map_location="cpu")
     net = module.net.float().eval()
     graph = BagSumLinear(net) if isinstance(net, SparseLinearNet) else net
     vocab_size = module.hparams.vocab_size
@@ -142,6 +156,7 @@ def export_stage(stage: Path, out: Path) -> Path:
     manifest = {
         "model": summary["model"],
         "stage": stage.name,
+        "checkpoint_sha256": file_sha256(checkpoint),
         "role": summary["role"],
         "kind": spec["kind"],
         "onnx": "model.onnx",
@@ -174,7 +189,6 @@ def export_run(run: str | Path, out: str | Path | None = None) -> list[Path]:
     exported = []
     for stage in found:
         target = out / (stage.name if stage != run else json.loads((run / "metrics.json").read_text())["model"])
-        shutil.rmtree(target, ignore_errors=True)  # no stale files from an earlier export
         exported.append(export_stage(stage, target))
         print(f"[export] {stage} -> {target}")
     return exported
