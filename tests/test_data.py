@@ -20,6 +20,7 @@ from distill.data.csv import CsvDataModule
 from distill.data.datamodule import LengthGroupedSampler
 from distill.data.newsgroups import Newsgroups20DataModule, build_splits, read_raw
 from distill.data.strip import REMOVABLE
+from distill.errors import UserError
 from distill.features import TfidfFeatures
 
 ALL_REMOVED = ("headers", "footers", "quotes")
@@ -450,29 +451,150 @@ def test_csv_datamodule_end_to_end(tmp_path) -> None:
 def test_csv_id_column_missing_from_test_file(tmp_path) -> None:
     train_file, test_file = _write_csv_data(tmp_path)
     module = _csv_module(train_file, test_file, id_column="extra")
-    # test.jsonl has no "extra" column -> KeyError naming it.
-    with pytest.raises(KeyError, match="extra"):
+    # test.jsonl has no "extra" column: its first line is named, and the setting.
+    with pytest.raises(UserError) as error:
         module.load_corpus()
+    assert str(error.value) == (
+        f"{test_file}, line 1 has no 'extra' (it has ['label', 'text']); "
+        "add it to every row or set data.id_column to one of those"
+    )
 
 
 def test_csv_unseen_test_label_raises(tmp_path) -> None:
     train_file, test_file = _write_csv_data(tmp_path, test_labels=["ham", "bacon"])
-    with pytest.raises(ValueError, match="bacon"):
+    with pytest.raises(UserError, match=rf"{test_file}.*\['bacon'\].*add examples of them to data\.train_file"):
         _csv_module(train_file, test_file).setup()
 
 
 @pytest.mark.parametrize(("option", "column"), [("text_column", "body"), ("label_column", "category")])
-def test_csv_missing_column_raises_key_error(tmp_path, option: str, column: str) -> None:
+def test_csv_missing_column_names_file_line_and_setting(tmp_path, option: str, column: str) -> None:
     train_file, test_file = _write_csv_data(tmp_path)
     module = _csv_module(train_file, test_file, **{option: column})
-    with pytest.raises(KeyError, match=column):
+    with pytest.raises(UserError) as error:
         module.setup()
+    assert str(error.value) == (
+        f"{train_file}, line 2 has no '{column}' (it has ['extra', 'label', 'text']); "
+        f"add it to every row or set data.{option} to one of those"
+    )
 
 
 def test_csv_missing_file_raises(tmp_path) -> None:
     train_file, _ = _write_csv_data(tmp_path)
     with pytest.raises(FileNotFoundError):
         _csv_module(train_file, tmp_path / "missing.jsonl").setup()
+
+
+def _load_error(tmp_path: Path, name: str, content: str | bytes, **kwargs) -> tuple[Path, str]:
+    """Write ``content`` as the train (``*.csv``) or test (``*.jsonl``) file next to a good
+    other file, load both, and return the bad file with the UserError's message."""
+    train_file, test_file = _write_csv_data(tmp_path)
+    bad = tmp_path / name
+    bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+    files = (bad, test_file) if name.endswith(".csv") else (train_file, bad)
+    with pytest.raises(UserError) as error:
+        _csv_module(*files, **kwargs).load_corpus()
+    return bad, str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [  # the bad row starts on line 4: the quoted text before it spans two lines
+        ("bad.csv", 'text,label\n"two\nlines",x\nb,\n', "line 4 has an empty 'label'; label the row or remove it"),
+        ("bad.csv", 'text,label\n"two\nlines",x\nb\n',
+         "line 4: expected 2 fields (the header's), found 1; "
+         "give every row one value per column, quoting values that hold commas or quotes"),
+        ("bad.csv", 'text,label\n"two\nlines",x\nb,y,z\n',
+         "line 4: expected 2 fields (the header's), found 3; "
+         "give every row one value per column, quoting values that hold commas or quotes"),
+        ("bad.jsonl", '{"text": "a", "label": "x"}\n\n{"text": "b", "label": null}\n',
+         "line 3 has an empty 'label'; label the row or remove it"),
+        ("bad.jsonl", '{"text": "a", "label": "x"}\n{"text": "b", "label": " "}\n',
+         "line 2 has an empty 'label'; label the row or remove it"),
+    ],
+    ids=["empty_csv_label", "short_csv_row", "long_csv_row", "null_json_label", "blank_json_label"],
+)
+def test_csv_rows_without_a_label_are_refused_with_their_line(tmp_path, name, content, problem) -> None:
+    bad, message = _load_error(tmp_path, name, content)
+    assert message == f"{bad}, {problem}"
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('["a", "x"]', 'line 2 is a JSON list, not an object; write one object per line, '
+                       'like {"text": "...", "label": "..."}'),
+        ('"text label"', 'line 2 is a JSON str, not an object; write one object per line, '
+                         'like {"text": "...", "label": "..."}'),
+        ('{"text": "a", "label": ', "line 2: invalid JSON (Expecting value, column 24); "
+                                   "write one JSON object per line"),
+        ('{"text": "b"}', "line 2 has no 'label' (it has ['text']); "
+                          "add it to every row or set data.label_column to one of those"),
+    ],
+    ids=["list", "string", "malformed", "missing_key"],
+)
+def test_bad_jsonl_line_is_refused_with_file_and_line(tmp_path, line: str, problem: str) -> None:
+    bad, message = _load_error(tmp_path, "bad.jsonl", '{"text": "a", "label": "ham"}\n' + line + "\n")
+    assert message == f"{bad}, {problem}"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "setting"),
+    [("empty.csv", "", "train"), ("header_only.csv", "text,label\r\n", "train"), ("blank.jsonl", "\n \n", "test")],
+)
+def test_empty_or_header_only_file_is_refused(tmp_path, name: str, content: str, setting: str) -> None:
+    bad, message = _load_error(tmp_path, name, content)
+    assert message == f"{bad} has no rows (it is empty or only a header); data.{setting}_file needs labelled examples"
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["plain", "bom"])
+def test_non_utf8_file_names_the_byte_offset(tmp_path, bom: bytes) -> None:
+    latin1 = bom + "text,label\na,ham\ncaf\u00e9,spam\n".encode("latin-1")
+    bad, message = _load_error(tmp_path, "latin1.csv", latin1)
+    offset = len(bom) + len(b"text,label\na,ham\ncaf")  # counted from the file's first byte
+    assert message == f"{bad}, line 3: byte {offset} (0xe9) is not UTF-8; re-save the file as UTF-8"
+
+
+def test_utf8_bom_header_is_read(tmp_path) -> None:
+    train_file, test_file = _write_csv_data(tmp_path)
+    with_bom = tmp_path / "excel.csv"
+    with_bom.write_text(train_file.read_text(encoding="utf-8"), encoding="utf-8-sig")
+    assert with_bom.read_bytes().startswith(b"\xef\xbb\xbf")
+    _corpus_equal(_csv_module(with_bom, test_file).load_corpus()[0], _csv_module(train_file, test_file).load_corpus()[0])
+
+
+def _with_ids(tmp_path: Path, test_ids: list) -> tuple[Path, Path]:
+    """The CSV data with the test file rewritten to carry an "extra" id column (train's are 0..29)."""
+    train_file, test_file = _write_csv_data(tmp_path)
+    rows = [json.loads(line) for line in test_file.read_text().splitlines() if line]
+    test_file.write_text("".join(json.dumps(row | {"extra": i}) + "\n" for row, i in zip(rows, test_ids)))
+    return train_file, test_file
+
+
+def test_id_column_ids_are_kept_when_unique_across_files(tmp_path) -> None:
+    train, test = _csv_module(*_with_ids(tmp_path, [100, "101", 102, " 103 "]), id_column="extra").load_corpus()
+    assert train.ids.tolist() == list(range(30)) and test.ids.tolist() == [100, 101, 102, 103]
+
+
+def test_id_column_ids_repeated_across_files_are_refused(tmp_path) -> None:
+    train_file, test_file = _with_ids(tmp_path, [100, 101, 3, 102])
+    with pytest.raises(UserError) as error:
+        _csv_module(train_file, test_file, id_column="extra").load_corpus()
+    # train.csv row 3 starts on line 8: each of its texts spans two lines.
+    assert str(error.value) == (
+        f"{test_file}, line 3: id 3 in column 'extra' repeats {train_file}, line 8; ids must be unique "
+        "across data.train_file and data.test_file (or set data.id_column=null to number rows)"
+    )
+
+
+@pytest.mark.parametrize("value", ["abc", 1.5, None, True])
+def test_id_column_non_integer_ids_are_refused(tmp_path, value) -> None:
+    train_file, test_file = _with_ids(tmp_path, [100, 101, value, 102])
+    with pytest.raises(UserError) as error:
+        _csv_module(train_file, test_file, id_column="extra").load_corpus()
+    assert str(error.value) == (
+        f"{test_file}, line 3: id {value!r} in column 'extra' is not an integer; "
+        "data.id_column must name a column of integer ids (or set data.id_column=null to number rows)"
+    )
 
 
 # --------------------------------------------------------------------------- real corpus
