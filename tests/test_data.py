@@ -17,7 +17,7 @@ from sklearn.datasets import fetch_20newsgroups
 
 from distill.data.corpus import Corpus
 from distill.data.csv import CsvDataModule
-from distill.data.datamodule import LengthGroupedSampler
+from distill.data.datamodule import LengthGroupedSampler, TextDataModule
 from distill.data.newsgroups import Newsgroups20DataModule, build_splits, read_raw
 from distill.data.strip import REMOVABLE
 from distill.errors import UserError
@@ -595,6 +595,44 @@ def test_id_column_non_integer_ids_are_refused(tmp_path, value) -> None:
         f"{test_file}, line 3: id {value!r} in column 'extra' is not an integer; "
         "data.id_column must name a column of integer ids (or set data.id_column=null to number rows)"
     )
+
+
+class _FixedCorpora(TextDataModule):
+    """A data source that returns the (train, test) corpora it was given."""
+
+    def __init__(self, train: Corpus, test: Corpus, **kwargs) -> None:
+        super().__init__(features=None, **kwargs)
+        self.corpora = (train, test)
+
+    def load_corpus(self) -> tuple[Corpus, Corpus]:
+        return self.corpora
+
+
+def _n_examples(n: int) -> Corpus:
+    return Corpus(np.arange(n), [f"doc {i}" for i in range(n)], np.zeros(n, dtype=np.int64), ["x"])
+
+
+@pytest.mark.parametrize("empty", ["train", "test"])
+def test_load_splits_refuses_an_empty_split(empty: str) -> None:
+    corpora = {"train": _n_examples(10), "test": _n_examples(4)} | {empty: _n_examples(0)}
+    with pytest.raises(UserError) as error:
+        _FixedCorpora(corpora["train"], corpora["test"]).load_splits()
+    assert str(error.value) == (
+        f"the {empty} split is empty: the data settings that choose its examples "
+        f"(data.{empty}_file, data.categories, data.archive) select none"
+    )
+
+
+@pytest.mark.parametrize(("n_train", "fraction"), [(1, 0.1), (10, 0.95)])
+def test_load_splits_refuses_a_val_fraction_that_leaves_no_training_examples(n_train, fraction) -> None:
+    module = _FixedCorpora(_n_examples(n_train), _n_examples(4), val_fraction=fraction)
+    with pytest.raises(UserError) as error:
+        module.load_splits()
+    assert str(error.value) == (
+        f"data.val_fraction={fraction} holds out every training example (there are {n_train}); "
+        "lower data.val_fraction or add training examples"
+    )
+    assert len(_FixedCorpora(_n_examples(2), _n_examples(4), val_fraction=0.5).load_splits()["train"]) == 1
 
 
 # --------------------------------------------------------------------------- real corpus

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from distill.errors import UserError
+
 
 @dataclass(frozen=True)
 class Corpus:
@@ -47,8 +49,13 @@ class Corpus:
     def split(self, fraction: float, seed: int) -> tuple[Corpus, Corpus]:
         """Stratified (rest, held-out) split with ``fraction`` of the examples held out."""
         if not 0.0 < fraction < 1.0:
-            raise ValueError(f"data.val_fraction must be in (0, 1), got {fraction}")
+            raise UserError(f"data.val_fraction must be in (0, 1), got {fraction}")
         n_held_out = math.ceil(fraction * len(self))
+        if n_held_out >= len(self):
+            raise UserError(
+                f"data.val_fraction={fraction} holds out every training example (there are {len(self)}); "
+                "lower data.val_fraction or add training examples"
+            )
         rest, held_out = train_test_split(
             np.arange(len(self)), test_size=n_held_out, random_state=seed, stratify=self._strata(n_held_out)
         )

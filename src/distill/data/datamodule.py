@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from distill.cache import TeacherLogits, TeacherSpec, load_verified
 from distill.data.corpus import Corpus
+from distill.errors import UserError
 
 
 class Features(Protocol):
@@ -143,8 +144,18 @@ class TextDataModule(L.LightningDataModule, ABC):
         """The (train, test) corpora, before any validation split."""
 
     def load_splits(self) -> dict[str, Corpus]:
-        """Train, val and test corpora, deterministic for a given seed."""
+        """Train, val and test corpora, deterministic for a given seed.
+
+        An empty split is refused here, where its name is known: scikit-learn's split or the
+        metrics would otherwise fail later without saying which split or setting it was.
+        """
         train, test = self.load_corpus()
+        for name, corpus in (("train", train), ("test", test)):
+            if len(corpus) == 0:
+                raise UserError(
+                    f"the {name} split is empty: the data settings that choose its examples "
+                    f"(data.{name}_file, data.categories, data.archive) select none"
+                )
         train, val = train.split(self.val_fraction, self.seed)
         if self.max_train_samples is not None:
             train = train.sample(self.max_train_samples, self.seed)
