@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from distill.errors import UserError
 from distill.loss import SCHEDULES, DistillationLoss, scheduled_temperature
 
 STUDENT = torch.tensor([[0.0, 0.0]])
@@ -121,9 +122,23 @@ def test_set_progress_moves_the_temperature_used_by_the_loss() -> None:
 
 @pytest.mark.parametrize(
     "kwargs, key",
-    [({"alpha": 1.5}, "distill.alpha"), ({"kind": "js"}, "distill.kind"),
-     ({"schedule": "step"}, "distill.schedule"), ({"temperature": 0.0}, "temperatures")],
+    [({"alpha": 1.5}, "distill.alpha"), ({"alpha": math.nan}, "distill.alpha"), ({"kind": "js"}, "distill.kind"),
+     ({"schedule": "step"}, "distill.schedule")],
 )
 def test_bad_settings_name_the_config_key(kwargs: dict, key: str) -> None:
-    with pytest.raises(ValueError, match=key):
+    with pytest.raises(UserError, match=key):
         DistillationLoss(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "start, end, shown",
+    [(0.0, None, "start=0.0, end=0.0"), (math.nan, None, "start=nan, end=nan"), (math.inf, 1.0, "start=inf, end=1.0"),
+     (4.0, math.nan, "start=4.0, end=nan"), (4.0, -math.inf, "start=4.0, end=-inf"), (2.0, 0.0, "start=2.0, end=0.0")],
+)
+def test_temperatures_must_be_finite_and_positive(start: float, end: float | None, shown: str) -> None:
+    with pytest.raises(UserError) as error:
+        DistillationLoss(temperature=start, temperature_end=end, schedule="linear")
+    assert str(error.value) == (
+        "distill.temperature (start) and distill.temperature_end (end) must be finite and positive, got " + shown
+    )
+

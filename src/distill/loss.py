@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from distill.errors import UserError
+
 SCHEDULES = ("constant", "linear", "cosine", "exponential")
 KINDS = ("kl", "mse")
 
@@ -66,14 +68,17 @@ class DistillationLoss(nn.Module):
     ) -> None:
         super().__init__()
         if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"distill.alpha must be in [0, 1], got {alpha}")
+            raise UserError(f"distill.alpha must be in [0, 1], got {alpha}")
         if kind not in KINDS:
-            raise ValueError(f"distill.kind={kind!r} is not one of {KINDS}")
+            raise UserError(f"distill.kind={kind!r} is not one of {KINDS}")
         if schedule not in SCHEDULES:
-            raise ValueError(f"distill.schedule={schedule!r} is not one of {SCHEDULES}")
+            raise UserError(f"distill.schedule={schedule!r} is not one of {SCHEDULES}")
         end = temperature if temperature_end is None else temperature_end
-        if temperature <= 0 or end <= 0:
-            raise ValueError(f"distill temperatures must be positive, got {temperature} -> {end}")
+        if not all(math.isfinite(t) and t > 0 for t in (temperature, end)):  # NaN or inf: a NaN loss at step 1
+            raise UserError(
+                "distill.temperature (start) and distill.temperature_end (end) must be finite and positive, "
+                f"got start={temperature}, end={end}"
+            )
         self.alpha, self.kind, self.schedule = alpha, kind, schedule
         self.temperature_start, self.temperature_end = float(temperature), float(end)
         self.temperature = self.temperature_start
