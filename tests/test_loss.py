@@ -142,3 +142,20 @@ def test_temperatures_must_be_finite_and_positive(start: float, end: float | Non
         "distill.temperature (start) and distill.temperature_end (end) must be finite and positive, got " + shown
     )
 
+
+@pytest.mark.parametrize("kind", ["kl", "mse"])
+def test_soft_term_of_bf16_student_is_computed_in_float32(kind: str) -> None:
+    """Under bf16 mixed precision the student's logits are bf16 but the cached teacher's are
+    float32: the teacher keeps its precision and the soft term is computed in float32."""
+    torch.manual_seed(0)
+    student = (torch.randn(4, 6) * 3).to(torch.bfloat16)
+    teacher = torch.randn(4, 6) * 3
+    labels = torch.zeros(4, dtype=torch.long)
+    loss = DistillationLoss(alpha=1.0, temperature=2.0, kind=kind)
+    value = loss(student, labels, teacher)
+    assert value.dtype == torch.float32
+    assert value.item() == pytest.approx(loss(student.float(), labels, teacher).item(), rel=1e-6)
+    nudged = teacher.clone()
+    nudged[:, 0] += 1e-3  # below bf16 resolution at these magnitudes: rounding would erase it
+    assert torch.equal(nudged.to(torch.bfloat16), teacher.to(torch.bfloat16))
+    assert loss(student, labels, nudged).item() != value.item()

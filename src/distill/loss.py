@@ -95,6 +95,9 @@ class DistillationLoss(nn.Module):
         return self.alpha > 0.0
 
     def soft_term(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+        """In float32 whatever the student's dtype: bf16 would round the teacher's logits (8 bits
+        of mantissa) and the log-softmax of both before they are compared."""
+        student_logits, teacher_logits = student_logits.float(), teacher_logits.float()
         if self.kind == "mse":
             difference = student_logits - teacher_logits
             return (difference - difference.mean(dim=-1, keepdim=True)).pow(2).sum(dim=-1).mean()
@@ -121,7 +124,6 @@ class DistillationLoss(nn.Module):
     ) -> torch.Tensor:
         if teacher_logits is None or self.alpha == 0.0:
             return self.hard_term(student_logits, labels)
-        teacher_logits = teacher_logits.to(student_logits.dtype)
         soft = self.soft_term(student_logits, teacher_logits)
         if self.alpha == 1.0:
             return soft
