@@ -56,6 +56,15 @@ def test_kl_cosine_and_agreement() -> None:
     assert evaluation.agreement(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([[0.6, 0.4], [0.7, 0.3]])) == 0.5
 
 
+def test_split_scores_leave_unlabelled_rows_out_of_acc_and_f1() -> None:
+    logits = np.array([[2.0, 0.0], [0.0, 2.0], [0.0, 2.0], [2.0, 0.0]])  # predicts 0, 1, 1, 0
+    labels = np.array([0, 1, -1, -1])
+    teacher = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])  # 0, 1, 0, 0
+    assert evaluation.split_scores("test", logits, labels, teacher) == {
+        "test/acc": 1.0, "test/f1_macro": 1.0, "test/agreement": 0.75}
+    assert evaluation.split_scores("val", logits[2:], labels[2:], teacher[2:]) == {"val/agreement": 0.5}
+
+
 def test_per_class_and_confusion() -> None:
     labels, predicted = np.array([0, 0, 1, 2]), np.array([0, 1, 1, 1])
     scores = evaluation.per_class(labels, predicted, 3)

@@ -30,12 +30,18 @@ def split_scores(
     stage: str, logits: np.ndarray, labels: np.ndarray, teacher_logits: np.ndarray | None = None
 ) -> dict[str, float]:
     """``{stage}/acc``, ``{stage}/f1_macro`` and, given the teacher's logits, ``{stage}/agreement``:
-    the names the LightningModules log, so models scored from logits share their tables."""
+    the names the LightningModules log, so models scored from logits share their tables.
+
+    As there, acc and F1 count only rows with a hard label (label -1 has none, and would count
+    as an error), and are left out when no row has one; agreement covers every row.
+    """
     predicted = np.asarray(logits).argmax(-1)
-    scores = {
-        f"{stage}/acc": float(np.mean(predicted == labels)),
-        f"{stage}/f1_macro": float(f1_score(labels, predicted, average="macro", zero_division=0)),
-    }
+    labelled = np.asarray(labels) >= 0
+    scores = {}
+    if labelled.any():
+        truth, guess = np.asarray(labels)[labelled], predicted[labelled]
+        scores[f"{stage}/acc"] = float(np.mean(guess == truth))
+        scores[f"{stage}/f1_macro"] = float(f1_score(truth, guess, average="macro", zero_division=0))
     if teacher_logits is not None:
         scores[f"{stage}/agreement"] = agreement(logits, teacher_logits)
     return scores
