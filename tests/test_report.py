@@ -44,13 +44,27 @@ def test_ece_of_an_overconfident_model() -> None:
     assert curve["accuracy"][-1] == pytest.approx(0.25) and np.isnan(curve["accuracy"][0])
 
 
-def test_kl_cosine_and_agreement() -> None:
-    p, q = np.array([[0.5, 0.5, 0.0]]), np.array([[0.25, 0.75, 0.0]])
-    assert evaluation.mean_kl(p, p) == pytest.approx(0.0)
+def test_mean_kl_by_hand() -> None:
+    teacher = np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]])
+    model = np.array([[0.25, 0.75, 0.0], [0.5, 0.25, 0.25]])
+    # Row 1: 0.5 ln(0.5/0.25) + 0.5 ln(0.5/0.75); row 2: 1 * ln(1/0.5); the teacher's zeros add 0.
+    rows = [0.5 * math.log(2) + 0.5 * math.log(2 / 3), math.log(2)]
+    assert evaluation.mean_kl(teacher, model) == pytest.approx(sum(rows) / 2, rel=1e-12)
+    # Swapped, row 2 puts 0.25 twice where the other has 0: each costs 0.25 ln(0.25 / 1e-12), the floor.
+    swapped = [0.25 * math.log(0.5) + 0.75 * math.log(1.5), 0.5 * math.log(0.5) + 0.5 * math.log(0.25e12)]
+    assert evaluation.mean_kl(model, teacher) == pytest.approx(sum(swapped) / 2, rel=1e-12)
+
+
+def test_mean_kl_of_identical_distributions_is_exactly_zero() -> None:
+    p = np.array([[0.5, 0.5, 0.0]])
+    assert evaluation.mean_kl(p, p) == 0.0
     confident = np.full((4, 20), 1e-15)  # below the log floor, as a confident teacher's tail is
     confident[:, 3] = 1 - 19e-15
-    assert evaluation.mean_kl(confident, confident) >= 0.0
-    assert evaluation.mean_kl(p, q) == pytest.approx(0.5 * math.log(2) + 0.5 * math.log(2 / 3))
+    assert evaluation.mean_kl(confident, confident) == 0.0  # the floor alone would give -1.3e-13
+
+
+def test_kl_cosine_and_agreement() -> None:
+    p = np.array([[0.5, 0.5, 0.0]])
     assert evaluation.mean_cosine(p, p) == pytest.approx(1.0)
     assert evaluation.mean_cosine(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])) == pytest.approx(0.0)
     assert evaluation.agreement(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([[0.6, 0.4], [0.7, 0.3]])) == 0.5
