@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 
 from distill import atomic
-from distill.cache import TeacherLogits
-from distill.report import build_report, write_report
+from distill.cli.report import report as build_report
+from distill.logit_store import LogitStore
 
 RESULTS = Path(os.path.relpath(Path(__file__).parent / "results"))  # relative paths in the report
 
@@ -50,7 +50,7 @@ def compact_copy(run_dir: Path, target: Path) -> None:
         stage = metrics.parent.name
         (target / stage).mkdir()
         shutil.copyfile(metrics, target / stage / "metrics.json")
-        TeacherLogits.load(metrics.parent / "logits.npz").only(["test"]).save(target / stage / "logits.npz")
+        LogitStore.load(metrics.parent / "logits.npz").only(["test"]).save(target / stage / "logits.npz")
 
 
 def results(run_dir: Path, report: dict, command: str) -> dict:
@@ -97,8 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     compact_copy(args.run_dir, RESULTS / "newsgroups20" / "run")
     report = build_report(RESULTS / "newsgroups20" / "run", RESULTS / "inference.json"
-                          if (RESULTS / "inference.json").is_file() else None)
-    write_report(report, RESULTS / "newsgroups20" / "report")
+                          if (RESULTS / "inference.json").is_file() else None, RESULTS / "newsgroups20" / "report")
     result = results(args.run_dir, report, args.command)
     atomic.write_text(RESULTS / "newsgroups20.json", json.dumps(result, indent=2))
     atomic.write_text(RESULTS / "newsgroups20.md", markdown(result))

@@ -105,6 +105,6 @@ def make_cfg(tmp_path: Path, archive: Path, overrides: list[str] = ()) -> DictCo
         cfg = compose(config_name="train", overrides=[*base, *overrides])
     if cfg.model.role == "teacher":
         with open_dict(cfg):
-            cfg.model.module.pretrained = None
-            cfg.model.module.config = dict(TINY_TEACHER)
+            cfg.model.module.net.pretrained = None
+            cfg.model.module.net.config = dict(TINY_TEACHER)
     return cfg

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
 from conftest import CONFIG_DIR, REAL_ARCHIVE, ROOT
-from distill.cache import TeacherLogits
-from distill.report import build_report
+from distill.cli.config import load_splits, teacher_spec
+from distill.cli.report import report as build_report
+from distill.logit_store import LogitStore
 
 CACHE = ROOT / "benchmarks" / "artifacts" / "newsgroups20" / "teacher_logits.npz"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -24,18 +24,20 @@ def test_committed_newsgroups20_cache_matches_the_corpus(tmp_path: Path) -> None
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose("train", overrides=["experiment=newsgroups20", f"data.archive={REAL_ARCHIVE}",
                                           f"paths.output_dir={tmp_path}", f"paths.root_dir={ROOT}"])
-    splits = instantiate(cfg.data, features=None).load_splits()
+    splits = load_splits(cfg)
     for logits in (cfg.teacher.logits, cfg.ensemble_logits):
         cfg.teacher.logits = logits
-        TeacherLogits.load(logits).verify(splits, instantiate(cfg.teacher))
+        LogitStore.load(logits).verify(splits, teacher_spec(cfg))
     assert {name: len(corpus) for name, corpus in splits.items()} == {"train": 10182, "val": 1132, "test": 7532}
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL_ARCHIVE.is_file(), reason="needs the real archive")
-def test_committed_report_regenerates_with_the_committed_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_committed_report_regenerates_with_the_committed_numbers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(ROOT)  # the run's config names the archive relative to the repository
-    report = build_report(RESULTS / "newsgroups20" / "run")
+    report = build_report(RESULTS / "newsgroups20" / "run", None, tmp_path)
     committed = json.loads((RESULTS / "newsgroups20.json").read_text())["models"]
     assert set(report["summary"]) == set(committed)
     for name, row in report["summary"].items():

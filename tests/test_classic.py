@@ -12,12 +12,12 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import Pipeline
 
 from conftest import make_cfg
-from distill.cache import CacheMismatchError, TeacherLogits
+from distill.logit_store import LogitStore, LogitStoreError
 from distill.classic import out_of_fold_logits, search_on_val
 from distill.data.corpus import Corpus
 from distill.ensemble import combine, fit_weights
 from distill.features.tfidf import tfidf_vectorizer
-from train import run
+from distill.cli.runners import run
 
 CLASSIC = ("sk_complementnb", "sk_logreg", "sk_linearsvc", "sk_sgd_seed")
 
@@ -41,9 +41,9 @@ def test_out_of_fold_logits_never_come_from_a_model_that_saw_the_example() -> No
 
 
 def test_search_keeps_the_best_grid_point_on_val(corpus_archive: Path, tmp_path: Path) -> None:
-    from hydra.utils import instantiate
+    from distill.cli.config import load_splits
     cfg = make_cfg(tmp_path, corpus_archive, ["model=sk_complementnb"])
-    splits = instantiate(cfg.data, features=None).load_splits()
+    splits = load_splits(cfg)
     template = Pipeline([("vectorizer", tfidf_vectorizer(min_df=1)), ("estimator", ComplementNB())])
     model, best, trials = search_on_val(template, {"estimator__alpha": [1e-3, 1.0, 1e3]}, splits)
     assert [t["params"]["estimator__alpha"] for t in trials] == [1e-3, 1.0, 1e3]
@@ -60,8 +60,10 @@ def test_classic_run_writes_metrics_and_logits_for_every_split(model: str, corpu
     assert metrics["test/acc"] > 0.6  # three well-separated synthetic classes
     summary = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert summary["role"] == "classic" and summary["metrics"]["test/acc"] == metrics["test/acc"]
-    logits = TeacherLogits.load(tmp_path / "run" / "logits.npz")
+    assert summary["checkpoint"]["format"] == "sklearn" and summary["checkpoint"]["path"] == "model.pkl"
+    logits = LogitStore.load(tmp_path / "run" / "logits.npz")
     assert set(logits.ids) == {"train", "val", "test"} and (tmp_path / "run" / "model.pkl").is_file()
+    assert logits.source["kind"] == "classic" and logits.source["model"] == model
     assert metrics["params"] > 0
 
 
@@ -97,8 +99,9 @@ def ensemble_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path)
 
 def test_ensemble_is_a_teacher_cache_students_accept(ensemble_run, corpus_archive: Path, tmp_path: Path) -> None:
     root, cfg, metrics = ensemble_run
-    cache = TeacherLogits.load(cfg.model.output)
-    assert set(cache.manifest["teacher"]["members"]) == {"teacher", "sk_complementnb", "sk_logreg"}
+    cache = LogitStore.load(cfg.model.output)
+    assert set(cache.source["members"]) == {"teacher", "sk_complementnb", "sk_logreg"}
+    assert cache.source["kind"] == "ensemble" and cache.source["max_length"] == cfg.teacher.max_length
     assert metrics["test/acc"] > 0.6
     student = make_cfg(tmp_path, corpus_archive, [f"teacher.logits={cfg.model.output}", "model=logistic",
                                                   "distill=kl", "model.features.min_df=1"])
@@ -113,7 +116,7 @@ def test_ensemble_refuses_a_member_made_for_other_data(ensemble_run, corpus_arch
     again = make_cfg(tmp_path, corpus_archive, [f"paths.cache_dir={root / 'cache'}", "model=teacher_ensemble",
                                                 f"model.members.sk_complementnb={tmp_path / 'other' / 'run' / 'logits.npz'}",
                                                 f"model.members.sk_logreg={root / 'sk_logreg' / 'logits.npz'}"])
-    with pytest.raises(CacheMismatchError, match="sk_complementnb"):
+    with pytest.raises(LogitStoreError, match="sk_complementnb"):
         run(again)
 
 
@@ -121,11 +124,11 @@ def test_ensemble_refuses_a_member_made_for_other_data(ensemble_run, corpus_arch
 def test_a_rerun_keeps_a_reproduced_ensemble_cache_and_replaces_a_changed_one(ensemble_run) -> None:
     root, cfg, _ = ensemble_run
     output, member = Path(cfg.model.output), root / "sk_logreg" / "logits.npz"
-    original, committed = TeacherLogits.load(member), output.read_bytes()
+    original, committed = LogitStore.load(member), output.read_bytes()
 
     def rerun_with_member_scaled_by(factor: float) -> bytes:
         logits = {split: values * factor for split, values in original.logits.items()}
-        TeacherLogits(original.ids, logits, original.manifest).only(list(original.ids)).save(member)
+        LogitStore(original.ids, logits, original.manifest).only(list(original.ids)).save(member)
         run(cfg)
         return output.read_bytes()
 

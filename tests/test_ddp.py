@@ -10,7 +10,7 @@ import numpy as np
 from hydra.utils import instantiate
 
 from conftest import ROOT, make_cfg
-from distill.cache import TeacherLogits
+from distill.logit_store import LogitStore
 
 
 def test_ddp_on_two_cpu_processes(tmp_path: Path, corpus_archive: Path) -> None:
@@ -20,9 +20,8 @@ def test_ddp_on_two_cpu_processes(tmp_path: Path, corpus_archive: Path) -> None:
     logits = {name: np.stack([corpus.ids, -corpus.ids, np.zeros(len(corpus))], 1).astype(np.float32)
               for name, corpus in splits.items()}
     cache = tmp_path / "id_logits.npz"
-    teacher = {"pretrained": cfg.teacher.pretrained, "checkpoint": "synthetic", "checkpoint_sha256": "-",
-               "tokenizer_sha256": "-", "max_length": 32, "metrics": {}}
-    TeacherLogits.from_predictions(splits, logits, teacher).save(cache)
+    teacher = {"kind": "teacher", "model": "synthetic", "pretrained": cfg.teacher.pretrained, "max_length": 32}
+    LogitStore.from_predictions(splits, logits, teacher).save(cache)
 
     run_dir, reports = tmp_path / "run", tmp_path / "ranks"
     command = [

@@ -15,17 +15,20 @@ from hydra.utils import instantiate
 from omegaconf import open_dict
 
 from conftest import GROUPS, make_cfg
-from distill.cache import TeacherLogits
-from distill.export import MODULES, best_checkpoint, export_run, export_stage, is_current
+from distill.cli.config import data_module
+from distill.cli.runners import run
+from distill.export import export_run, export_stage, is_current
+from distill.logit_store import file_sha256
 from distill.features import TfidfFeatures
-from distill.onnx_predict import OnnxClassifier, TfidfTransform
-from train import run
+from distill.module import ClassifierModule
+from distill.serving import Preprocessing, from_checkpoint, from_onnx
+from distill.serving.preprocessing import TfidfTransform
 
 STAGES = {
     "teacher": ["model=teacher_minilm", "model.module.lr=5e-3", "model.batch_size=8"],
     "logistic": ["model=logistic", "distill=none"],
-    "bilstm": ["model=bilstm", "distill=none", "model.module.embedding_init=null", "+model.module.embedding_dim=16",
-               "model.module.hidden_size=16", "model.module.head_size=16"],
+    "bilstm": ["model=bilstm", "distill=none", "model.module.net.embedding_init=null", "+model.module.net.embedding_dim=16",
+               "model.module.net.hidden_size=16", "model.module.net.head_size=16"],
 }
 LONG = " ".join(["orbit rocket launch nasa shuttle moon"] * 20)  # ~120 words > teacher.max_length=32
 TEXTS = ["", "engine", "Pixel RENDER, shader!", "orbit rocket engine brake caf\xe9 na\xefve zzz", LONG,
@@ -47,29 +50,41 @@ def exported(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path):
     return root / "run", configs
 
 
+def checkpoint_of(stage: Path) -> Path:
+    return stage / json.loads((stage / "metrics.json").read_text())["checkpoint"]["path"]
+
+
 def torch_logits(stage: Path, cfg, texts: list[str]) -> np.ndarray:
     """The trained module's logits from the training features, refitted on the same train split."""
-    spec = json.loads((stage / "features" / "features.json").read_text())
-    role = json.loads((stage / "metrics.json").read_text())["role"]
-    module = MODULES[role, spec["kind"]].load_from_checkpoint(best_checkpoint(stage)).eval()
-    datamodule = instantiate(cfg.data, features=instantiate(cfg.model.features))
+    module = ClassifierModule.load_from_checkpoint(checkpoint_of(stage)).eval()
+    datamodule = data_module(cfg, features=instantiate(cfg.model.features))
     datamodule.setup("fit")
     features = datamodule.features
     with torch.no_grad():
         return module(**features.collate(features.encode(texts))).numpy()
 
 
+def onnx_logits(folder: Path, texts: list[str], batch_size: int) -> np.ndarray:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    preprocessing = Preprocessing(folder)
+    return np.concatenate([session.run(["logits"], preprocessing.transform(texts[i : i + batch_size]))[0]
+                           for i in range(0, len(texts), batch_size)])
+
+
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_onnx_logits_match_pytorch(exported, stage: str) -> None:
     run_dir, configs = exported
-    model = OnnxClassifier.from_dir(run_dir / "export" / stage)
     expected = torch_logits(run_dir / stage, configs[stage], TEXTS)
-    actual = model.logits(TEXTS, batch_size=4)  # two batches of different widths
+    actual = onnx_logits(run_dir / "export" / stage, TEXTS, batch_size=4)  # two batches of different widths
     assert actual.shape == (len(TEXTS), 3) and actual.dtype == np.float32
     assert np.abs(actual - expected).max() < 1e-4
     assert np.abs(expected[1:] - expected[1]).max() > 1e-3, "trained logits should depend on the text"
-    np.testing.assert_allclose(model.predict_proba(TEXTS).sum(axis=1), 1.0, rtol=1e-6)
-    assert model.predict(TEXTS[1:4]) == [model.labels[i] for i in expected[1:4].argmax(axis=1)]
+    onnx, eager = from_onnx(run_dir / "export" / stage), from_checkpoint(run_dir / stage)
+    np.testing.assert_allclose(onnx.predict_proba(TEXTS), eager.predict_proba(TEXTS), atol=1e-5)
+    np.testing.assert_allclose(onnx.predict_proba(TEXTS).sum(axis=1), 1.0, rtol=1e-6)
+    assert onnx.predict(TEXTS[1:4]) == [onnx.labels[i] for i in expected[1:4].argmax(axis=1)]
 
 
 def test_manifest_names_labels_inputs_and_versions(exported) -> None:
@@ -88,14 +103,14 @@ def test_an_export_goes_stale_when_its_stage_is_re_trained(exported, tmp_path: P
     stage, out = tmp_path / "bilstm", tmp_path / "export"
     shutil.copytree(run_dir / "bilstm", stage)
     shutil.copytree(run_dir / "export" / "bilstm", out)
-    cache = TeacherLogits.load(stage / "logits.npz")  # point the copy at its own checkpoint
-    checkpoint = stage / "checkpoints" / Path(cache.manifest["teacher"]["checkpoint"]).name
-    cache.manifest["teacher"]["checkpoint"] = str(checkpoint)
-    cache.save(stage / "logits.npz")
+    checkpoint = checkpoint_of(stage)  # relative to the stage: the copy points at its own checkpoint
     assert is_current(stage, out)
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     state["state_dict"]["net.head.4.bias"] += 1.0  # as if training had ended elsewhere
     torch.save(state, checkpoint)
+    record = json.loads((stage / "metrics.json").read_text())
+    record["checkpoint"]["sha256"] = file_sha256(checkpoint)  # what the re-run would record
+    (stage / "metrics.json").write_text(json.dumps(record))
     assert not is_current(stage, out)
     export_stage(stage, out)
     assert is_current(stage, out)
@@ -105,7 +120,7 @@ def test_numpy_tfidf_equals_scikit_learn(tmp_path: Path) -> None:
     train = [f"{words} {words.split()[0]}" for words in GROUPS.values()] + ["Orbit, ORBIT orbit! launch_pad x y"]
     features = TfidfFeatures(max_features=None, ngram_range=(1, 3), min_df=1, max_df=1.0)
     features.fit(train)
-    features.save(tmp_path, sorted(GROUPS))
+    features.save(tmp_path, sorted(GROUPS), {})
     transform = TfidfTransform(json.loads((tmp_path / "features.json").read_text()))
     texts = [*TEXTS, *train, "orbit orbit orbit rocket launch_pad", "\u00c9ngine wheel\tbrake\nbrake"]
     inputs = transform(texts)
@@ -117,8 +132,9 @@ def test_numpy_tfidf_equals_scikit_learn(tmp_path: Path) -> None:
     np.testing.assert_allclose(dense, expected, rtol=1e-6, atol=1e-7)
 
 
-def test_onnx_predict_imports_neither_torch_nor_scikit_learn() -> None:
-    code = ("import sys, distill.onnx_predict; "
+def test_onnx_serving_imports_neither_torch_nor_scikit_learn(exported) -> None:
+    run_dir, _ = exported
+    code = (f"import sys; from distill.serving import load; load({str(run_dir / 'export' / 'logistic')!r}); "
             "print(sorted({'torch', 'sklearn', 'transformers', 'lightning'} & set(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

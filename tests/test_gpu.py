@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import ROOT, make_cfg
-from train import run
+from distill.cli.runners import run
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 needs_two_gpus = pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA GPUs")

@@ -15,13 +15,12 @@ from omegaconf import OmegaConf, open_dict
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig
 
 from conftest import GROUPS, ROOT, TINY_TEACHER, make_cfg
-from distill.cache import TeacherLogits
 from distill.pretrained import resolve_pretrained
-from train import run
+from distill.cli.runners import run
 
 SCRIPT = ROOT / "benchmarks" / "inference.py"
-BILSTM = ["model=bilstm", "model.module.embedding_init=null", "+model.module.embedding_dim=16",
-          "model.module.hidden_size=16", "model.module.head_size=16"]
+BILSTM = ["model=bilstm", "model.module.net.embedding_init=null", "+model.module.net.embedding_dim=16",
+          "model.module.net.hidden_size=16", "model.module.net.head_size=16"]
 STAGES = {  # run in this order: the distilled students read the teacher's cache
     "teacher": ["model=teacher_minilm", "model.module.lr=5e-3", "model.batch_size=8"],
     "logistic_kd": ["model=logistic", "distill=kl"],
@@ -109,11 +108,9 @@ def test_teacher_without_checkpoint_is_timed_as_its_architecture(
     shutil.copytree(pipeline_run, reused)
     for gone in ("teacher/checkpoints", "teacher/features", "export/teacher"):
         shutil.rmtree(reused / gone)
-    cache = TeacherLogits.load(reused / "teacher" / "logits.npz")
-    cache.manifest["teacher"]["checkpoint"] = str(tmp_path / "deleted" / "epoch00.ckpt")
-    cache.save(reused / "teacher" / "logits.npz")
     summary = json.loads((reused / "teacher" / "metrics.json").read_text())
-    (reused / "teacher" / "metrics.json").write_text(json.dumps({**summary, "reused": "teacher_logits.npz"}))
+    (reused / "teacher" / "metrics.json").write_text(json.dumps({**summary, "reused": "teacher_logits.npz",
+                                                                 "checkpoint": None, "features": None}))
     # A small "pretrained" BERT with the packaged tokenizer stands in for MiniLM.
     pretrained = tmp_path / "pretrained"
     model = AutoModelForSequenceClassification.from_config(
@@ -124,6 +121,7 @@ def test_teacher_without_checkpoint_is_timed_as_its_architecture(
     cfg.teacher.pretrained = str(pretrained)
     OmegaConf.save(cfg, reused / ".hydra" / "config.yaml")
 
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # the script imports inference_plan next to it
     script = importlib.util.spec_from_file_location("inference_benchmark", SCRIPT)
     inference = importlib.util.module_from_spec(script)
     monkeypatch.setitem(sys.modules, "inference_benchmark", inference)  # @dataclass looks its module up

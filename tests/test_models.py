@@ -2,8 +2,8 @@
 
 import torch
 
-from distill.models.bilstm import BiLSTMNet, reverse_padded
-from distill.models.logistic import SparseLinearNet
+from distill.nets.bilstm import BiLSTMNet, reverse_padded
+from distill.nets import BagLinearNet
 
 
 def test_reverse_padded_reverses_within_each_length() -> None:
@@ -29,7 +29,7 @@ def test_bilstm_ignores_padding() -> None:
 
 def test_sparse_linear_equals_dense_linear() -> None:
     torch.manual_seed(0)
-    net = SparseLinearNet(vocab_size=6, num_classes=2)
+    net = BagLinearNet(vocab_size=6, num_classes=2)
     torch.nn.init.normal_(net.weight.weight)
     dense = torch.tensor([[0.0, 0.5, 0.0, 0.0, 2.0, 0.0], [0.0] * 6])  # second document is empty
     logits = net(torch.tensor([1, 4]), torch.tensor([0, 2]), torch.tensor([0.5, 2.0]))

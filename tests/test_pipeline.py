@@ -11,10 +11,10 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from conftest import CONFIG_DIR, TINY_TEACHER, make_cfg
-from distill.cache import CacheMismatchError, TeacherLogits
-from distill.models import BiLSTMModule, LogisticModule, TeacherModule
-from distill.signature import run_signature
-from train import run
+from distill.cli.config import data_module, teacher_spec
+from distill.cli.runners import run, signature_of
+from distill.logit_store import LogitStore, LogitStoreError
+from distill.module import ClassifierModule
 
 LIGHTNING_MODELS = sorted(
     path.stem for path in (Path(CONFIG_DIR) / "model").glob("*.yaml")
@@ -33,11 +33,17 @@ def teacher_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path):
 
 
 def datamodule_for(cfg):
-    teacher = instantiate(cfg.teacher)
-    datamodule = instantiate(cfg.data, features=instantiate(cfg.model.features), teacher=teacher,
-                             require_teacher_logits=True)
+    datamodule = data_module(cfg, features=instantiate(cfg.model.features), teacher=teacher_spec(cfg))
     datamodule.setup("fit")
     return datamodule
+
+
+def checkpoint_of(run_dir: str | Path) -> Path:
+    """The checkpoint a run's metrics.json names, relative to the run folder."""
+    import json
+
+    record = json.loads((Path(run_dir) / "metrics.json").read_text())
+    return Path(run_dir) / record["checkpoint"]["path"]
 
 
 @pytest.mark.parametrize("model", LIGHTNING_MODELS)
@@ -49,13 +55,13 @@ def test_fast_dev_run_every_model(model: str, tmp_path: Path, corpus_archive: Pa
 
 def test_teacher_writes_a_cache_for_every_split(teacher_run, tmp_path: Path) -> None:
     cfg, metrics = teacher_run
-    cache = TeacherLogits.load(cfg.teacher.logits)
+    cache = LogitStore.load(cfg.teacher.logits)
     datamodule = datamodule_for(make_cfg_like(cfg, tmp_path, "model=logistic"))
     for split, corpus in datamodule.splits.items():
         assert cache.manifest["splits"][split]["examples"] == len(corpus)
         np.testing.assert_array_equal(cache.ids[split], corpus.ids)
         assert cache.logits[split].shape == (len(corpus), 3) and np.isfinite(cache.logits[split]).all()
-    assert cache.manifest["teacher"]["metrics"]["test/acc"] == metrics["test/acc"]
+    assert cache.source["kind"] == "teacher" and cache.source["metrics"]["test/acc"] == metrics["test/acc"]
     assert metrics["test/acc"] > 0.5  # three well-separated synthetic classes
 
 
@@ -64,36 +70,69 @@ def make_cfg_like(cfg, tmp_path: Path, *overrides: str):
     return make_cfg(tmp_path, Path(cfg.data.archive), [f"teacher.logits={cfg.teacher.logits}", *overrides])
 
 
+def rewritten_store(teacher_run, path: Path, logits_of) -> Path:
+    """The teacher's store with ``logits_of(split, ids, labels)`` as its logits, checksummed anew."""
+    store = LogitStore.load(teacher_run[0].teacher.logits)
+    splits = data_module(teacher_run[0]).load_splits()
+
+    def labels(split: str) -> np.ndarray:
+        row = {int(example_id): i for i, example_id in enumerate(splits[split].ids)}
+        return splits[split].labels[[row[int(example_id)] for example_id in store.ids[split]]]
+
+    logits = {split: logits_of(split, store.ids[split], labels(split)) for split in store.ids}
+    order = {split: np.random.default_rng(0).permutation(len(ids)) for split, ids in store.ids.items()}
+    LogitStore({split: store.ids[split][order[split]] for split in store.ids},  # rows shuffled on disk
+               {split: logits[split][order[split]] for split in store.ids},
+               store.manifest).only(list(store.ids)).save(path)
+    return path
+
+
 @pytest.mark.parametrize("student", STUDENTS)
-def test_students_distil_from_the_cache_without_loading_the_teacher(
+def test_students_distil_from_the_store_without_loading_the_teacher(
     student: str, teacher_run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     def no_teacher(*args, **kwargs):
         raise AssertionError("the teacher must not be loaded while a student trains")
 
-    monkeypatch.setattr(TeacherModule, "__init__", no_teacher)
+    monkeypatch.setattr("distill.nets.TransformerNet.__init__", no_teacher)
     monkeypatch.setattr("transformers.AutoModelForSequenceClassification.from_pretrained", no_teacher)
-    cfg = make_cfg_like(teacher_run[0], tmp_path, f"model={student}", "distill=kl", "distill.alpha=0.9",
-                        "distill.schedule=linear", "distill.temperature=4", "distill.temperature_end=1",
-                        "trainer.max_epochs=2")
+    # A teacher that knows the labels: a student that learns from it must agree with it.
+    knows = rewritten_store(teacher_run, tmp_path / "knows.npz",
+                            lambda split, ids, labels: (4.0 * np.eye(3)[labels]).astype(np.float32))
+    cfg = make_cfg(tmp_path, Path(teacher_run[0].data.archive), [
+        f"teacher.logits={knows}", f"model={student}", "distill=kl", "distill.alpha=0.9", "distill.schedule=linear",
+        "distill.temperature=4", "distill.temperature_end=1", "trainer.max_epochs=3"])
     metrics = run(cfg)
-    assert 0.0 <= metrics["test/agreement"] <= 1.0
+    # One document in seven is empty after stripping: there agreement is chance, so about 0.9 at best;
+    # soft labels looked up by position instead of id would give about 1/3.
+    assert metrics["test/agreement"] > 0.8
     assert np.isfinite(metrics["test/loss"])
     log = (Path(cfg.paths.output_dir) / "csv" / "version_0" / "metrics.csv").read_text()
     assert "train/temperature" in log.splitlines()[0]
 
 
-def test_teacher_logits_follow_the_example_ids_through_shuffling(teacher_run, tmp_path: Path) -> None:
-    cfg = make_cfg_like(teacher_run[0], tmp_path, "model=logistic")
+@pytest.mark.parametrize("student", ["logistic", "bilstm"])  # shuffled, and length-grouped
+def test_teacher_logits_follow_the_example_ids_through_shuffling(
+    student: str, teacher_run, tmp_path: Path
+) -> None:
+    """A store whose logits encode each example's id and split: every batch row must carry its own."""
+    code = {"train": 0.0, "val": 1.0, "test": 2.0}
+    rewritten_store(teacher_run, tmp_path / "encoded.npz", lambda split, ids, labels: np.stack(
+        [ids.astype(np.float32), np.full(len(ids), code[split], np.float32), np.zeros(len(ids), np.float32)], 1))
+    cfg = make_cfg(tmp_path, Path(teacher_run[0].data.archive),
+                   [f"teacher.logits={tmp_path / 'encoded.npz'}", f"model={student}", "distill=kl"])
     datamodule = datamodule_for(cfg)
-    cache = TeacherLogits.load(cfg.teacher.logits)
-    seen = []
-    for batch in datamodule.train_dataloader():
-        expected = cache.lookup(batch["ids"].numpy())
-        np.testing.assert_array_equal(batch["teacher_logits"].numpy(), expected)
-        seen.extend(batch["ids"].tolist())
-    assert seen != sorted(seen), "train loader should shuffle"
-    assert sorted(seen) == sorted(datamodule.splits["train"].ids.tolist())
+    assert datamodule.group_by_length == (student == "bilstm")
+    for split in ("train", "val", "test"):
+        loader = datamodule.train_dataloader() if split == "train" else datamodule.dataloader(split)
+        seen = []
+        for batch in loader:
+            np.testing.assert_array_equal(batch["teacher_logits"][:, 0].numpy(), batch["ids"].numpy())
+            assert (batch["teacher_logits"][:, 1] == code[split]).all()
+            seen.extend(batch["ids"].tolist())
+        assert sorted(seen) == sorted(datamodule.splits[split].ids.tolist())
+        if split == "train":
+            assert seen != sorted(seen), "train loader should shuffle"
 
 
 @pytest.mark.parametrize(
@@ -108,7 +147,7 @@ def test_teacher_logits_follow_the_example_ids_through_shuffling(teacher_run, tm
 )
 def test_mismatched_cache_is_refused_with_the_reason(teacher_run, override: str, message: str, tmp_path: Path) -> None:
     cfg = make_cfg_like(teacher_run[0], tmp_path, "model=logistic", override)
-    with pytest.raises(CacheMismatchError, match=message):
+    with pytest.raises(LogitStoreError, match=message):
         datamodule_for(cfg)
 
 
@@ -116,46 +155,44 @@ def test_cache_from_another_teacher_checkpoint_is_refused(teacher_run, tmp_path:
     other = tmp_path / "other.ckpt"
     other.write_bytes(b"another teacher")
     cfg = make_cfg_like(teacher_run[0], tmp_path, "model=logistic", f"teacher.ckpt_path={other}")
-    with pytest.raises(CacheMismatchError, match="checkpoint"):
+    with pytest.raises(LogitStoreError, match="checkpoint"):
         datamodule_for(cfg)
-    right = teacher_run[0].teacher.logits
-    pinned = TeacherLogits.load(right).manifest["teacher"]["checkpoint"]
+    pinned = checkpoint_of(teacher_run[0].paths.output_dir)
     datamodule_for(make_cfg_like(teacher_run[0], tmp_path, "model=logistic", f"teacher.ckpt_path={pinned}"))
 
 
 def test_tampered_logits_are_refused(teacher_run, tmp_path: Path) -> None:
-    cache = TeacherLogits.load(teacher_run[0].teacher.logits)
+    cache = LogitStore.load(teacher_run[0].teacher.logits)
     cache.logits["train"][0, 0] += 1.0
     tampered = tmp_path / "tampered.npz"
     cache.save(tampered)
-    with pytest.raises(CacheMismatchError, match="corrupt"):
-        TeacherLogits.load(tampered)
+    with pytest.raises(LogitStoreError, match="corrupt"):
+        LogitStore.load(tampered)
 
 
 def test_distilling_without_a_cache_names_the_fix(tmp_path: Path, corpus_archive: Path) -> None:
     cfg = make_cfg(tmp_path, corpus_archive, ["model=logistic", "distill=kl"])
-    with pytest.raises(CacheMismatchError, match="model=teacher_minilm"):
+    with pytest.raises(LogitStoreError, match="model=teacher_minilm"):
         run(cfg)
 
 
 def test_reloaded_teacher_checkpoint_reproduces_the_cache(teacher_run, tmp_path: Path) -> None:
     cfg = teacher_run[0]
-    cache = TeacherLogits.load(cfg.teacher.logits)
-    model = TeacherModule.load_from_checkpoint(cache.manifest["teacher"]["checkpoint"]).eval()
+    cache = LogitStore.load(cfg.teacher.logits)
+    model = ClassifierModule.load_from_checkpoint(checkpoint_of(cfg.paths.output_dir)).eval()
     datamodule = datamodule_for(make_cfg_like(cfg, tmp_path, "model=teacher_minilm"))
     batch = next(iter(datamodule.test_dataloader()))
     with torch.no_grad():
         logits = model(**batch["inputs"])
-    np.testing.assert_allclose(logits.numpy(), cache.lookup(batch["ids"].numpy()), atol=1e-5)
+    np.testing.assert_allclose(logits.numpy(), cache.aligned("test", batch["ids"].numpy()), atol=1e-5)
 
 
-@pytest.mark.parametrize("student, module", [("logistic", LogisticModule), ("bilstm", BiLSTMModule)])
-def test_student_checkpoint_reloads_without_arguments(student, module, tmp_path: Path, corpus_archive) -> None:
+@pytest.mark.parametrize("student, net", [("logistic", "BagLinearNet"), ("bilstm", "BiLSTMNet")])
+def test_student_checkpoint_reloads_without_arguments(student, net, tmp_path: Path, corpus_archive) -> None:
     cfg = make_cfg(tmp_path, corpus_archive, [f"model={student}", "distill=none"])
     run(cfg)
-    checkpoint = next((Path(cfg.paths.output_dir) / "checkpoints").glob("*.ckpt"))
-    reloaded = module.load_from_checkpoint(checkpoint)
-    assert reloaded.num_classes == 3
+    reloaded = ClassifierModule.load_from_checkpoint(checkpoint_of(cfg.paths.output_dir))
+    assert reloaded.num_classes == 3 and type(reloaded.net).__name__ == net
 
 
 @pytest.mark.parametrize("model", ["teacher_minilm", "bilstm", "logistic"])
@@ -166,7 +203,7 @@ def test_empty_documents_give_finite_logits(model: str, tmp_path: Path, corpus_a
     dataset = datamodule.datasets["test"]
     empty = [i for i, text in enumerate(dataset.corpus.texts) if not text.strip()]
     assert empty, "the synthetic corpus has documents that are empty after stripping"
-    net = instantiate(cfg.model.module, num_classes=datamodule.num_classes,
+    net = instantiate(cfg.model.module, _recursive_=False, _convert_="all", num_classes=datamodule.num_classes,
                       vocab_size=datamodule.features.vocab_size)
     batch = datamodule.dataloader("test").collate_fn([dataset[i] for i in empty])
     logits = net(**batch["inputs"])
@@ -181,11 +218,11 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
 ) -> None:
     from hydra import initialize_config_dir
 
-    from pipeline import run_pipeline
+    from distill.cli.pipeline import run_pipeline
 
     tiny = ",".join(f"{key}:{value}" for key, value in TINY_TEACHER.items())
     stages = {
-        "teacher": ["model=teacher_minilm", "model.module.pretrained=null", f"+model.module.config={{{tiny}}}",
+        "teacher": ["model=teacher_minilm", "model.module.net.pretrained=null", f"+model.module.net.config={{{tiny}}}",
                     "trainer.max_epochs=2"],
         "sk_complementnb": ["model=sk_complementnb"],
         "sk_logreg": ["model=sk_logreg"],
@@ -204,14 +241,14 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
     table = (tmp_path / "first" / "comparison.md").read_text()
     assert all(f"| {name} |" in table for name in stages)
 
-    monkeypatch.setattr("pipeline.run", lambda cfg: pytest.fail(f"{cfg.model.name} must not re-run"))
+    monkeypatch.setattr("distill.cli.pipeline.run", lambda cfg: pytest.fail(f"{cfg.model.name} must not re-run"))
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         resumed = run_pipeline(stages, overrides, tmp_path / "first")
     assert all(resumed[name]["skipped"] for name in stages)
     assert resumed["logistic_kd"]["test/acc"] == first["logistic_kd"]["test/acc"]
 
     rerun = []
-    monkeypatch.setattr("pipeline.run", lambda cfg: rerun.append(cfg.paths.output_dir) or {})
+    monkeypatch.setattr("distill.cli.pipeline.run", lambda cfg: rerun.append(cfg.paths.output_dir) or {})
 
     def stages_rerun(changed_stages: dict[str, list[str]]) -> set[str]:
         rerun.clear()
@@ -223,32 +260,37 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
         "logistic_hard"}
     (tmp_path / "first" / "logistic_kd" / "metrics.json").write_text('{"status": "failed"}')
     assert stages_rerun(stages) == {"logistic_kd"}
-    teacher_cache = TeacherLogits.load(tmp_path / "cache" / "teacher_logits.npz")
+    teacher_cache = LogitStore.load(tmp_path / "cache" / "teacher_logits.npz")
     teacher_cache.manifest["refitted"] = True  # same data, new bytes: as if the teacher were re-trained
-    teacher_cache.save(tmp_path / "cache" / "teacher_logits.npz")
+    teacher_cache.only(list(teacher_cache.ids)).save(tmp_path / "cache" / "teacher_logits.npz")
     assert stages_rerun(stages) == {"teacher_ensemble", "logistic_kd"}  # both read it
 
 
-def test_run_signature_follows_settings_not_where_or_how_a_run_is_logged(tmp_path: Path, corpus_archive) -> None:
-    signature = run_signature(make_cfg(tmp_path, corpus_archive, ["model=logistic", "distill=none"]))
+def test_run_signature_follows_settings_not_where_or_how_a_run_is_logged_or_shown(
+    tmp_path: Path, corpus_archive
+) -> None:
+    signature = signature_of(make_cfg(tmp_path, corpus_archive, ["model=logistic", "distill=none"]))
     moved = make_cfg(tmp_path / "moved", corpus_archive, ["model=logistic", "distill=none", "logger=none",
-                                                          "+pipeline.stages=[]"])
-    assert run_signature(moved) == signature
+                                                          "+pipeline.stages=[]", "trainer.log_every_n_steps=7",
+                                                          "++trainer.enable_progress_bar=true",
+                                                          "++callbacks.progress_bar.refresh_rate=200",
+                                                          f"data.archive={tmp_path / 'elsewhere.tar.gz'}"])
+    assert signature_of(moved) == signature
     for change in ("model.module.lr=0.5", "seed=7", "trainer.max_epochs=3", "data.val_fraction=0.3"):
         changed = make_cfg(tmp_path, corpus_archive, ["model=logistic", "distill=none", change])
-        assert run_signature(changed) != signature, change
+        assert signature_of(changed) != signature, change
 
 
 def test_teacher_ckpt_path_caches_a_trained_teacher_without_fitting(
     teacher_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg = teacher_run[0]
-    checkpoint = TeacherLogits.load(cfg.teacher.logits).manifest["teacher"]["checkpoint"]
+    checkpoint = checkpoint_of(cfg.paths.output_dir)
     monkeypatch.setattr("lightning.pytorch.Trainer.fit", lambda *a, **k: pytest.fail("must not fit"))
     again = make_cfg(tmp_path, Path(cfg.data.archive), [
         "model=teacher_minilm", f"teacher.ckpt_path={checkpoint}", f"teacher.logits={tmp_path / 'again.npz'}"])
     metrics = run(again)
-    first, second = TeacherLogits.load(cfg.teacher.logits), TeacherLogits.load(tmp_path / "again.npz")
+    first, second = LogitStore.load(cfg.teacher.logits), LogitStore.load(tmp_path / "again.npz")
     assert metrics["test/acc"] == teacher_run[1]["test/acc"]
     assert metrics["val/acc_best"] == pytest.approx(teacher_run[1]["val/acc_best"])
     for split in ("train", "val", "test"):

@@ -14,8 +14,12 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
 from conftest import make_cfg
+from distill.cli.config import load_splits
 from distill import evaluation, report
-from distill.cache import TeacherLogits
+from distill.cli.report import main as report_main
+from distill.logit_store import LogitStore
+from distill.probability import softmax
+from distill.report.collect import load_latency
 
 STAGES = ("teacher", "sk_logreg", "teacher_ensemble", "logistic_hard", "logistic_kd", "bilstm_kd")
 VAL_ACC = {"logistic_hard": 0.9, "logistic_kd": 0.8}  # best student by VAL: logistic_hard
@@ -25,7 +29,7 @@ VAL_ACC = {"logistic_hard": 0.9, "logistic_kd": 0.8}  # best student by VAL: log
 
 
 def test_softmax_rows_are_distributions() -> None:
-    probs = evaluation.softmax(np.array([[0.0, math.log(3.0)], [1000.0, 1000.0]]))
+    probs = softmax(np.array([[0.0, math.log(3.0)], [1000.0, 1000.0]]))
     np.testing.assert_allclose(probs, [[0.25, 0.75], [0.5, 0.5]])
 
 
@@ -107,7 +111,8 @@ def _write_stage(run_dir: Path, name: str, role: str, splits: dict, logits: dict
         logits = {split: values[order[split]] for split, values in logits.items()}
     metrics = {"val/acc_best": VAL_ACC.get(name, 0.7), **_scores(logits["test"], splits["test"].labels),
                "params": 1000.0 * (1 + len(name)), "weights_mb": 0.01 * len(name)}
-    TeacherLogits.from_predictions(splits, logits, {**source, "metrics": metrics}).save(run_dir / name / "logits.npz")
+    source = {"kind": role, "model": name, **source, "metrics": metrics}
+    LogitStore.from_predictions(splits, logits, source).save(run_dir / name / "logits.npz")
     record = {"model": name, "role": role, "status": "completed", "distill": distill, "metrics": metrics}
     (run_dir / name / "metrics.json").write_text(json.dumps(record))
 
@@ -123,7 +128,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> dict:
         cfg.pipeline = {"stages": [{name: [f"+stage={name}"]} for name in STAGES]}
     (run_dir / ".hydra").mkdir(parents=True)
     OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=False)
-    splits = instantiate(cfg.data, features=None).load_splits()
+    splits = load_splits(cfg)
     rng = np.random.default_rng(0)
 
     def noisy(corpus, signal: float) -> np.ndarray:
@@ -157,8 +162,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> dict:
         {"model": "logistic_hard", "runtime": "onnxruntime", "latency_ms_p50": 0.5},
         {"model": "teacher", "runtime": "pytorch", "latency_ms_p50": 40.0},
     ]))
-    report.main([str(run_dir), "--inference", str(inference)])
-    probs = {name: evaluation.softmax(values["test"]) for name, values in logits.items()}
+    report_main([str(run_dir), "--inference", str(inference)])
+    probs = {name: softmax(values["test"]) for name, values in logits.items()}
     return {"dir": run_dir, "test": splits["test"], "probs": probs,
             "json": json.loads((run_dir / "report" / "report.json").read_text()),
             "md": (run_dir / "report" / "report.md").read_text()}
@@ -252,7 +257,7 @@ def test_without_ensemble_or_latency(run: dict, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     shutil.copytree(run["dir"], run_dir, ignore=shutil.ignore_patterns("report"))
     shutil.rmtree(run_dir / "teacher_ensemble")
-    result = report.build_report(run_dir)
+    result = report.build_report(run_dir, run["test"], {name: [f"+stage={name}"] for name in STAGES})
     plots = report.write_report(result, tmp_path / "out")
     assert result["reference_teacher"] == "teacher"
     assert {"stage": "teacher_ensemble", "status": "not run", "reason": "no metrics.json"} in result["left_out"]
@@ -269,4 +274,4 @@ def test_latency_records_in_a_dict(tmp_path: Path) -> None:
     records = {"a": {"model": "m", "runtime": "sklearn", "latency_ms_p50": 3.0},
                "b": [{"model": "m", "runtime": "onnxruntime", "latency_ms_p50": 1.0, "batch_size": 32}]}
     (tmp_path / "inference.json").write_text(json.dumps(records))
-    assert report.load_latency(tmp_path / "inference.json") == {"m": {"ms": 3.0, "runtime": "sklearn"}}
+    assert load_latency(tmp_path / "inference.json") == {"m": {"ms": 3.0, "runtime": "sklearn"}}

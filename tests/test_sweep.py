@@ -12,7 +12,7 @@ import yaml
 
 from conftest import ROOT, make_cfg
 from distill import sweep_report
-from train import run
+from distill.cli.runners import run
 
 
 @pytest.fixture(scope="module")

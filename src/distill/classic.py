@@ -15,16 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import ParameterGrid, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from distill import atomic
-from distill.cache import TeacherLogits, load_verified
 from distill.data.corpus import Corpus
-from distill.evaluation import log_softmax, split_scores
+from distill.evaluation import split_scores
+from distill.logit_store import LogitStore
+from distill.probability import log_softmax
 
 
 def classic_logits(model: Pipeline, texts: list[str]) -> np.ndarray:
@@ -63,26 +62,28 @@ def out_of_fold_logits(template: Pipeline, corpus: Corpus, folds: int, seed: int
     return logits
 
 
-def fit_classic(cfg: DictConfig) -> tuple[dict[str, Any], TeacherLogits]:
-    """Tune on val, test once, write the fitted pipeline; logits for every split."""
-    datamodule = instantiate(cfg.data, features=None)
-    splits = datamodule.load_splits()
-    template = Pipeline([("vectorizer", instantiate(cfg.model.vectorizer)),
-                         ("estimator", instantiate(cfg.model.estimator))])
-    grid = OmegaConf.to_container(cfg.model.search, resolve=True) or {}
+def fit_classic(
+    name: str,
+    splits: dict[str, Corpus],
+    vectorizer: BaseEstimator,
+    estimator: BaseEstimator,
+    grid: dict[str, list],
+    out_of_fold: int,
+    seed: int,
+    model_path: Path,
+) -> tuple[dict[str, Any], LogitStore]:
+    """Tune on val, test once, pickle the fitted pipeline to ``model_path``; logits for every split."""
+    template = Pipeline([("vectorizer", vectorizer), ("estimator", estimator)])
     model, val_acc, trials = search_on_val(template, {k: _grid_values(v) for k, v in grid.items()}, splits)
-
-    logits = {name: classic_logits(model, splits[name].texts) for name in ("val", "test")}
-    logits["train"] = out_of_fold_logits(model, splits["train"], cfg.model.out_of_fold, cfg.seed)
-    teacher = load_verified(instantiate(cfg.teacher), splits)
+    logits = {stage: classic_logits(model, splits[stage].texts) for stage in ("val", "test")}
+    logits["train"] = out_of_fold_logits(model, splits["train"], out_of_fold, seed)
     metrics: dict[str, Any] = {"val/acc_best": val_acc}
     for stage in ("val", "test"):
-        metrics |= split_scores(stage, logits[stage], splits[stage].labels,
-                                None if teacher is None else teacher.lookup(splits[stage].ids))
-    metrics |= _save(model, Path(cfg.paths.output_dir) / "model.pkl")
-    source = {"pretrained": cfg.model.name, "params": _chosen(model, grid), "search": trials,
-              "out_of_fold": cfg.model.out_of_fold, "metrics": metrics}
-    return metrics, TeacherLogits.from_predictions(splits, logits, source)
+        metrics |= split_scores(stage, logits[stage], splits[stage].labels)
+    metrics |= _save(model, model_path)
+    source = {"kind": "classic", "model": name, "params": _chosen(model, grid), "search": trials,
+              "out_of_fold": out_of_fold}
+    return metrics, LogitStore.from_predictions(splits, logits, source)
 
 
 def _save(model: Pipeline, path: Path) -> dict[str, float]:

@@ -14,18 +14,6 @@ ECE_BINS = 15
 _EPS = 1e-12  # floor for log(q): a model that gives a teacher's class probability 0 scores a large, finite KL
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, shifted by the row maximum so large logits do not overflow."""
-    shifted = np.asarray(logits, np.float64) - np.max(logits, axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(-1, keepdims=True)
-
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.asarray(logits, np.float64) - np.max(logits, axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-
-
 def split_scores(
     stage: str, logits: np.ndarray, labels: np.ndarray, teacher_logits: np.ndarray | None = None
 ) -> dict[str, float]:

@@ -3,21 +3,16 @@
     python -m distill.export logs/pipeline/<time>            # -> logs/pipeline/<time>/export/<stage>/
     python -m distill.export logs/train/<time> --out models/  # a single train.py run
 
-Every stage folder holding ``features/`` (written by train.py next to the best checkpoint)
-becomes ``<out>/<stage>/`` with ``model.onnx`` (float32, opset 18, dynamic batch and
-sequence axes), the preprocessing files and ``manifest.json``; ``distill.onnx_predict``
-loads it. Each graph is checked against PyTorch on inputs of a shape it was not traced with.
+Every stage whose ``metrics.json`` names a Lightning checkpoint becomes ``<out>/<stage>/``
+with ``model.onnx`` (float32, opset 18, dynamic batch and sequence axes), the preprocessing
+files (``features.json`` records the text cleaning too) and ``manifest.json``;
+``distill.serving.load`` serves it. Each graph is checked against PyTorch on inputs of a
+shape it was not traced with.
 
-Exporters, per model:
-
-* teacher (BERT): the default ``torch.export``-based exporter.
-* logistic student: the same exporter, but not on ``nn.EmbeddingBag``, which it turns into
-  an ONNX Loop over bags (about 4x slower at batch 256). ``BagSumLinear`` computes the same
-  sum as one Gather of weight rows, a Mul by the TF-IDF weights and a ScatterAdd into the
-  bags, with the same inputs (indices, offsets, weights).
-* BiLSTM student: the TorchScript exporter (``dynamo=False``). ``torch.export`` unrolls
-  ``nn.LSTM`` over the traced sequence length, so its graph is silently wrong for any other
-  length; the TorchScript exporter emits ONNX LSTM nodes, which take any length.
+The net decides how it is exported, so a new net needs no change here: ``onnx_graph()``
+(when it has one) gives an export-friendly module computing the same function, and
+``onnx_exporter = "torchscript"`` asks for the TorchScript exporter instead of the default
+``torch.export``-based one.
 """
 
 from __future__ import annotations
@@ -34,96 +29,49 @@ import torch
 from torch import nn
 
 from distill.atomic import atomic_path, write_bytes, write_text
-from distill.cache import TeacherLogits, file_sha256
-from distill.models import BiLSTMModule, LogisticModule, TeacherModule
-from distill.models.bilstm import BiLSTMNet
-from distill.models.logistic import SparseLinearNet
+from distill.errors import UserError
+from distill.logit_store import file_sha256
+from distill.module import ClassifierModule
+from distill.serving.predictors import artefact, stage_record
+from distill.serving.preprocessing import Preprocessing
 
 OPSET = 18
 TOLERANCE = 1e-4
-# Input name -> (dtype, axes), per preprocessing kind; every axis is a dynamic dimension.
-INPUTS = {
-    "wordpiece": {"input_ids": ("int64", ("batch", "sequence")), "attention_mask": ("int64", ("batch", "sequence"))},
-    "tfidf": {"indices": ("int64", ("nnz",)), "offsets": ("int64", ("batch",)), "weights": ("float32", ("nnz",))},
-}
-MODULES = {
-    ("teacher", "wordpiece"): TeacherModule,
-    ("student", "wordpiece"): BiLSTMModule,
-    ("student", "tfidf"): LogisticModule,
-}
 
 
-class BagSumLinear(nn.Module):
-    """``SparseLinearNet`` without EmbeddingBag: gather rows, weight them, scatter-add per bag.
-
-    Each non-zero's bag is the number of offsets at or before it, minus one: a ScatterAdd of
-    ones at the offsets, then a cumulative sum. Empty bags (empty documents) get the bias.
-    """
-
-    def __init__(self, net: SparseLinearNet) -> None:
-        super().__init__()
-        self.weight = net.weight.weight
-        self.bias = net.bias
-
-    def forward(self, indices: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        starts = torch.zeros(indices.shape[0] + 1, dtype=torch.long).index_add(0, offsets, torch.ones_like(offsets))
-        bag = starts[:-1].cumsum(0) - 1
-        rows = self.weight[indices] * weights.unsqueeze(1)
-        return torch.zeros(offsets.shape[0], self.weight.shape[1], dtype=rows.dtype).index_add(0, bag, rows) + self.bias
-
-
-def example_inputs(kind: str, lengths: list[int], vocab_size: int) -> dict[str, torch.Tensor]:
-    """Random model inputs, one document per entry of ``lengths`` (tokens or non-zeros)."""
-    generator = torch.Generator().manual_seed(0)
-    if kind == "tfidf":
-        total = sum(lengths)
-        return {
-            "indices": torch.randint(0, vocab_size, (total,), generator=generator),
-            "offsets": torch.tensor([0, *np.cumsum(lengths)[:-1]], dtype=torch.long),
-            "weights": torch.rand(total, generator=generator),
-        }
-    input_ids = torch.randint(0, vocab_size, (len(lengths), max(lengths)), generator=generator)
-    attention_mask = (torch.arange(max(lengths)) < torch.tensor(lengths).unsqueeze(1)).long()
-    return {"input_ids": input_ids * attention_mask, "attention_mask": attention_mask}
-
-
-def export_onnx(net: nn.Module, kind: str, vocab_size: int, path: Path) -> str:
+def export_onnx(net: nn.Module, preprocessing: Preprocessing, path: Path) -> str:
     """Trace ``net`` into ``path`` (atomically); returns the exporter used."""
-    inputs = example_inputs(kind, [4, 5], vocab_size)  # batch 2, length 5, 9 non-zeros: no 0/1 specialisation
-    axes = INPUTS[kind]
-    legacy = isinstance(net, BiLSTMNet)
+    transform = preprocessing.transform
+    graph = (net.onnx_graph() if hasattr(net, "onnx_graph") else net).eval()
+    exporter = getattr(net, "onnx_exporter", "dynamo")
+    # batch 2, lengths 4 and 5: no dimension is 0 or 1, so none is specialised away
+    inputs = tuple(torch.from_numpy(array) for array in transform.example([4, 5]).values())
+    names = list(transform.inputs)
     with atomic_path(path) as temporary, torch.no_grad():
-        if legacy:
-            dynamic_axes = {name: dict(enumerate(names)) for name, (_, names) in axes.items()}
-            torch.onnx.export(net, tuple(inputs.values()), str(temporary), input_names=list(axes),
-                              output_names=["logits"], dynamic_axes=dynamic_axes, opset_version=OPSET,
-                              dynamo=False)
+        if exporter == "torchscript":
+            dynamic_axes = {name: dict(enumerate(axes)) for name, (_, axes) in transform.inputs.items()}
+            torch.onnx.export(graph, inputs, str(temporary), input_names=names, output_names=["logits"],
+                              dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False)
         else:
-            dims = {name: torch.export.Dim(name) for _, names in axes.values() for name in names}
-            dynamic_shapes = {name: {axis: dims[dim] for axis, dim in enumerate(names)}
-                              for name, (_, names) in axes.items()}
-            torch.onnx.export(net, tuple(inputs.values()), str(temporary), input_names=list(axes),
-                              output_names=["logits"], dynamic_shapes=dynamic_shapes, opset_version=OPSET,
-                              external_data=False, verbose=False)
-    return "torchscript" if legacy else "dynamo"
+            dims = {axis: torch.export.Dim(axis) for _, axes in transform.inputs.values() for axis in axes}
+            dynamic_shapes = {name: {index: dims[axis] for index, axis in enumerate(axes)}
+                              for name, (_, axes) in transform.inputs.items()}
+            torch.onnx.export(graph, inputs, str(temporary), input_names=names, output_names=["logits"],
+                              dynamic_shapes=dynamic_shapes, opset_version=OPSET, external_data=False,
+                              verbose=False)
+    return exporter
 
 
-def verify(net: nn.Module, kind: str, vocab_size: int, path: Path) -> None:
-    """Compare ONNX and PyTorch logits on a batch shaped unlike the traced one."""
-    inputs = example_inputs(kind, [6, 1, 3], vocab_size)
+def verify(net: nn.Module, preprocessing: Preprocessing, path: Path) -> float:
+    """The largest difference of ONNX and PyTorch logits on a batch shaped unlike the traced one."""
+    inputs = preprocessing.transform.example([6, 1, 3], seed=1)
     with torch.no_grad():
-        expected = net(**inputs).numpy()
+        expected = net(**{name: torch.from_numpy(array) for name, array in inputs.items()}).numpy()
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    actual = session.run(["logits"], {name: value.numpy() for name, value in inputs.items()})[0]
-    difference = float(np.abs(actual - expected).max())
+    difference = float(np.abs(session.run(["logits"], inputs)[0] - expected).max())
     if not difference < TOLERANCE:
         raise RuntimeError(f"{path}: ONNX and PyTorch logits differ by {difference:.2e}")
-
-
-def best_checkpoint(stage: Path) -> Path:
-    """The checkpoint whose logits the stage saved; looked up by name if the run has moved."""
-    recorded = Path(TeacherLogits.load(stage / "logits.npz").manifest["teacher"]["checkpoint"])
-    return recorded if recorded.is_file() else stage / "checkpoints" / recorded.name
+    return difference
 
 
 def is_current(stage: Path, out: Path) -> bool:
@@ -133,62 +81,67 @@ def is_current(stage: Path, out: Path) -> bool:
     timing that graph would silently stand for a model the stage no longer holds.
     """
     manifest = out / "manifest.json"
-    checkpoint = best_checkpoint(stage)
-    return (manifest.is_file() and checkpoint.is_file()
-            and json.loads(manifest.read_text()).get("checkpoint_sha256") == file_sha256(checkpoint))
+    record = stage_record(stage)
+    return (manifest.is_file() and record.get("checkpoint") is not None
+            and json.loads(manifest.read_text()).get("checkpoint_sha256") == record["checkpoint"]["sha256"])
 
 
 def export_stage(stage: Path, out: Path) -> Path:
     """Write ``out`` afresh: model.onnx, the stage's preprocessing files, then manifest.json (last)."""
     shutil.rmtree(out, ignore_errors=True)  # no stale files from an earlier export
-    summary = json.loads((stage / "metrics.json").read_text())
-    spec = json.loads((stage / "features" / "features.json").read_text())
-    checkpoint = best_checkpoint(stage)
-    module = MODULES[summary["role"], spec["kind"]].load_from_checkpoint(checkpoint, map_location="cpu")
-    net = module.net.float().eval()
-    graph = BagSumLinear(net) if isinstance(net, SparseLinearNet) else net
-    vocab_size = module.hparams.vocab_size
-    exporter = export_onnx(graph, spec["kind"], vocab_size, out / "model.onnx")
-    verify(net, spec["kind"], vocab_size, out / "model.onnx")
-    for file in sorted((stage / "features").iterdir()):
+    record = stage_record(stage)
+    checkpoint = artefact(stage, record)
+    net = ClassifierModule.load_from_checkpoint(checkpoint, map_location="cpu").net.float().eval()
+    preprocessing = Preprocessing(stage / record["features"])
+    exporter = export_onnx(net, preprocessing, out / "model.onnx")
+    difference = verify(net, preprocessing, out / "model.onnx")
+    for file in preprocessing.files:
         write_bytes(out / file.name, file.read_bytes())
-    inputs = {name: {"dtype": dtype, "shape": list(axes)} for name, (dtype, axes) in INPUTS[spec["kind"]].items()}
+    inputs = {name: {"dtype": dtype, "shape": list(axes)} for name, (dtype, axes) in preprocessing.transform.inputs.items()}
     manifest = {
-        "model": summary["model"],
+        "model": record["model"],
         "stage": stage.name,
         "checkpoint_sha256": file_sha256(checkpoint),
-        "role": summary["role"],
-        "kind": spec["kind"],
+        "role": record["role"],
+        "net": type(net).__name__,
+        "kind": preprocessing.kind,
         "onnx": "model.onnx",
         "inputs": inputs,
-        "outputs": {"logits": {"dtype": "float32", "shape": ["batch", len(spec["labels"])]}},
-        "labels": spec["labels"],
-        "max_length": spec.get("max_length"),
+        "outputs": {"logits": {"dtype": "float32", "shape": ["batch", len(preprocessing.labels)]}},
+        "labels": preprocessing.labels,
+        "cleaning": preprocessing.cleaning,
+        "max_length": preprocessing.max_length,
         "opset": OPSET,
         "exporter": exporter,
+        "max_abs_difference": difference,
         "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
     }
     write_text(out / "manifest.json", json.dumps(manifest, indent=2))
     return out
 
 
-def stages(run: Path) -> list[Path]:
-    """The run itself (a train.py run) or its stage folders (a pipeline run) that have features."""
-    if (run / "features").is_dir():
-        return [run]
-    return sorted(folder for folder in run.iterdir() if (folder / "features").is_dir())
+def exportable(run: Path) -> list[Path]:
+    """The run itself (a train.py run) or its stage folders (a pipeline run) holding a Lightning checkpoint."""
+    candidates = [run] if (run / "metrics.json").is_file() else sorted(path.parent for path in run.glob("*/metrics.json"))
+    return [stage for stage in candidates
+            if (stage_record(stage).get("checkpoint") or {}).get("format") == "lightning"
+            and (stage / stage_record(stage)["checkpoint"]["path"]).is_file()]
 
 
 def export_run(run: str | Path, out: str | Path | None = None) -> list[Path]:
     """Export every stage of ``run`` to ``out`` (default ``<run>/export``); returns the folders."""
     run = Path(run)
+    if not run.is_dir():
+        raise UserError(f"{run} is not a folder: give a pipeline.py run folder (logs/pipeline/<time>) "
+                        "or a train.py run folder (logs/train/<time>)")
     out = Path(out) if out is not None else run / "export"
-    found = stages(run)
+    found = exportable(run)
     if not found:
-        raise FileNotFoundError(f"{run} has no trained model with saved features (features/ next to checkpoints/)")
+        raise UserError(f"{run} holds no trained network with its checkpoint (classic models and committed "
+                        "runs with logits only are not exported): give a run folder of train.py or pipeline.py")
     exported = []
     for stage in found:
-        target = out / (stage.name if stage != run else json.loads((run / "metrics.json").read_text())["model"])
+        target = out / (stage.name if stage != run else stage_record(run)["model"])
         exported.append(export_stage(stage, target))
         print(f"[export] {stage} -> {target}")
     return exported
@@ -198,8 +151,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m distill.export", description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a pipeline.py run folder, or one train.py run folder")
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: <run>/export)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
-    export_run(args.run, args.out)
+    from distill.console import user_errors
+
+    with user_errors(parser, args.debug):
+        export_run(args.run, args.out)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from distill.cache import TeacherLogits, TeacherSpec, load_verified
 from distill.data.corpus import Corpus
 from distill.errors import UserError
+from distill.logit_store import LogitStore, TeacherSpec, load_verified
 
 
 class Features(Protocol):
@@ -30,7 +30,7 @@ class Features(Protocol):
 
 
 class EncodedSplit(Dataset):
-    """One split's encoded examples; teacher logits, when present, were looked up by id."""
+    """One split's encoded examples; teacher logits, when present, were looked up by id in this split."""
 
     def __init__(self, corpus: Corpus, rows: list[Any], teacher_logits: np.ndarray | None) -> None:
         self.corpus, self.rows, self.teacher_logits = corpus, rows, teacher_logits
@@ -107,7 +107,8 @@ class TextDataModule(L.LightningDataModule, ABC):
     A dataset subclass only implements ``load_corpus``. Validation is a stratified
     ``val_fraction`` of train (fixed ``seed``); ``max_train_samples`` then caps what is left
     of train, so the validation split does not move when it changes. When ``teacher`` is
-    given, its cached logits are verified against these splits and attached by example id.
+    given (a student that distils), its logit store must exist; it is verified against these
+    splits and its logits are attached by example id, split by split.
     ``group_by_length`` batches training examples of similar length (``LengthGroupedSampler``).
     """
 
@@ -121,7 +122,6 @@ class TextDataModule(L.LightningDataModule, ABC):
         seed: int = 42,
         num_workers: int = 0,
         teacher: TeacherSpec | None = None,
-        require_teacher_logits: bool = False,
         group_by_length: bool = False,
     ) -> None:
         super().__init__()
@@ -133,11 +133,10 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.seed = seed
         self.num_workers = num_workers
         self.teacher = teacher
-        self.require_teacher_logits = require_teacher_logits
         self.group_by_length = group_by_length
         self.splits: dict[str, Corpus] = {}
         self.datasets: dict[str, EncodedSplit] = {}
-        self.teacher_logits: TeacherLogits | None = None
+        self.teacher_logits: LogitStore | None = None
 
     @abstractmethod
     def load_corpus(self) -> tuple[Corpus, Corpus]:
@@ -165,14 +164,17 @@ class TextDataModule(L.LightningDataModule, ABC):
         if self.datasets:
             return
         self.splits = self.load_splits()
-        self.teacher_logits = None if self.teacher is None else load_verified(
-            self.teacher, self.splits, self.require_teacher_logits
-        )
+        self.teacher_logits = None if self.teacher is None else load_verified(self.teacher, self.splits, required=True)
         self.features.fit(self.splits["train"].texts)
         for name, corpus in self.splits.items():
             rows = self.features.encode(corpus.texts)
-            logits = None if self.teacher_logits is None else self.teacher_logits.lookup(corpus.ids)
+            logits = None if self.teacher_logits is None else self.teacher_logits.aligned(name, corpus.ids)
             self.datasets[name] = EncodedSplit(corpus, rows, logits)
+
+    @property
+    def cleaning(self) -> dict[str, list[str]]:
+        """How raw text is cleaned before the features see it; predictors redo it (``distill.serving``)."""
+        return {}
 
     @property
     def label_names(self) -> list[str]:

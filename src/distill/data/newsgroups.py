@@ -139,5 +139,9 @@ class Newsgroups20DataModule(TextDataModule):
         self.remove = tuple(remove)
         self.data_home = data_home
 
+    @property
+    def cleaning(self) -> dict[str, list[str]]:
+        return {"strip": list(self.remove)}
+
     def load_corpus(self) -> tuple[Corpus, Corpus]:
         return build_splits(read_raw(self.archive, self.data_home), self.categories, self.remove)

@@ -72,8 +72,8 @@ class TfidfFeatures:
             "weights": torch.from_numpy(np.concatenate([weights for _, weights in rows])),
         }
 
-    def save(self, directory: str | Path, label_names: list[str]) -> None:
-        """Write ``features.json``: what ``distill.onnx_predict`` needs to redo this transform in numpy.
+    def save(self, directory: str | Path, label_names: list[str], cleaning: dict[str, list[str]]) -> None:
+        """Write ``features.json``: what ``distill.serving`` needs to redo this transform in numpy.
 
         The vectorizer's other settings (word analyzer, no accent stripping or stop words,
         raw counts) are fixed by ``tfidf_vectorizer``, so they need not travel.
@@ -82,6 +82,7 @@ class TfidfFeatures:
         spec = {
             "kind": "tfidf",
             "labels": list(label_names),
+            "cleaning": cleaning,
             "lowercase": vectorizer.lowercase,
             "token_pattern": vectorizer.token_pattern,
             "ngram_range": list(vectorizer.ngram_range),

@@ -32,7 +32,11 @@ class WordPieceFeatures:
 
     def fingerprint(self) -> str:
         """Identifies the vocabulary, normalisation and truncation: what shapes the logits."""
-        spec = self.tokenizer.backend_tokenizer.to_str() + f"|max_length={self.max_length}"
+        # Truncation and padding are left out: encoding texts sets them on the backend tokenizer,
+        # so they describe its last use, not the vocabulary; max_length stands for truncation.
+        state = {key: value for key, value in json.loads(self.tokenizer.backend_tokenizer.to_str()).items()
+                 if key not in ("truncation", "padding")}
+        spec = json.dumps(state, sort_keys=True) + f"|max_length={self.max_length}"
         return hashlib.sha256(spec.encode()).hexdigest()
 
     def fit(self, texts: list[str]) -> None:
@@ -56,10 +60,10 @@ class WordPieceFeatures:
             attention_mask[i, : len(row)] = 1
         return {"input_ids": input_ids, "attention_mask": attention_mask}
 
-    def save(self, directory: str | Path, label_names: list[str]) -> None:
+    def save(self, directory: str | Path, label_names: list[str], cleaning: dict[str, list[str]]) -> None:
         """Write ``tokenizer.json`` (loads with ``tokenizers`` alone) and ``features.json``."""
         directory = Path(directory)
         write_text(directory / "tokenizer.json", self.tokenizer.backend_tokenizer.to_str())
-        spec = {"kind": "wordpiece", "labels": list(label_names), "max_length": self.max_length,
-                "pad_id": self.tokenizer.pad_token_id}
+        spec = {"kind": "wordpiece", "labels": list(label_names), "cleaning": cleaning,
+                "max_length": self.max_length, "pad_id": self.tokenizer.pad_token_id}
         write_text(directory / "features.json", json.dumps(spec, indent=1, ensure_ascii=False))

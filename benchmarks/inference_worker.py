@@ -1,13 +1,14 @@
 """Measure one model in one runtime, alone in this process: speed, peak memory, test accuracy.
 
-    python -m distill.inference_worker spec.json result.json
+    python benchmarks/inference_worker.py spec.json result.json
 
 ``benchmarks/inference.py`` starts one such process per (model, runtime), so peak resident
 memory is that model's and its runtime's alone (interpreter and libraries included, as a
 server would pay them). The peak is read after the timed runs, before the full test split
 is loaded, so it covers serving the benchmark documents, not holding the whole test set.
-The spec (JSON) names the members (``distill.predictors``), their ensemble weights, the
-thread count, the benchmark texts and the test split file (null: accuracy not computed).
+The spec (JSON) names the members (a folder and a runtime each, loaded by
+``distill.serving.load``), their ensemble weights, the thread count, the benchmark texts and
+the test split file (null: accuracy not computed).
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from distill.atomic import write_text
-from distill.predictors import Proba, load_predictor
+from distill.serving import LoadedModel, average, load
+
+Proba = Callable[[list[str]], np.ndarray]
 
 BATCH_SIZE = 64
 WARMUP_DOCS = 3
@@ -72,8 +76,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+def load_members(spec: dict) -> LoadedModel:
+    """One member, or the weighted average of several (the students' ensemble)."""
+    members = [load(member["path"], member["runtime"], spec["threads"]) for member in spec["members"]]
+    return members[0] if len(members) == 1 else average("ensemble", members, spec["weights"])
+
+
 def measure(spec: dict) -> dict:
-    predictor = load_predictor(spec["members"], spec["weights"], spec["threads"])
+    predictor = load_members(spec)
     texts = json.loads(Path(spec["bench"]).read_text())
     p50, p95 = latency_ms(predictor.proba, texts)
     result = {

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from distill.loss import DistillationLoss
-from distill.models.base import ClassifierModule
+from distill.errors import UserError
 from distill.pretrained import input_embeddings
 
 
@@ -24,7 +23,14 @@ class BiLSTMNet(nn.Module):
     The two directions are separate LSTMs, the backward one reading each sequence reversed
     within its own length: padding sits after the real tokens for both, so no state at a
     real position has seen a pad. On CPU this is several times faster than packed sequences.
+
+    ``embedding_init`` copies a pretrained BERT's word embeddings (only that tensor is read);
+    ``embedding_dim`` is then the teacher's width (384 for MiniLM-L6).
     """
+
+    # torch.export unrolls nn.LSTM over the traced length, so its graph is silently wrong for
+    # any other length; the TorchScript exporter emits ONNX LSTM nodes, which take any length.
+    onnx_exporter = "torchscript"
 
     def __init__(
         self,
@@ -36,8 +42,19 @@ class BiLSTMNet(nn.Module):
         head_size: int = 256,
         dropout: float = 0.2,
         padding_idx: int = 0,
+        embedding_init: str | None = None,
+        freeze_embedding: bool = False,
     ) -> None:
         super().__init__()
+        pretrained = None
+        if embedding_init is not None:
+            pretrained = torch.from_numpy(input_embeddings(embedding_init).copy())
+            if pretrained.shape[0] != vocab_size:
+                raise UserError(
+                    f"model.module.net.embedding_init={embedding_init} has {pretrained.shape[0]} rows, "
+                    f"the tokenizer has {vocab_size}: use the teacher's own tokenizer"
+                )
+            embedding_dim = pretrained.shape[1]
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
         self.forward_lstm, self.backward_lstm = (
             nn.LSTM(embedding_dim, hidden_size, num_layers=num_layers, batch_first=True,
@@ -51,6 +68,9 @@ class BiLSTMNet(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(head_size, num_classes),
         )
+        if pretrained is not None:
+            self.embedding.weight.data.copy_(pretrained)
+        self.embedding.weight.requires_grad_(not freeze_embedding)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         lengths = attention_mask.sum(-1).clamp(min=1)
@@ -62,45 +82,3 @@ class BiLSTMNet(nn.Module):
         mean = (states * mask).sum(1) / lengths.unsqueeze(-1).to(states.dtype)
         maximum = states.masked_fill(mask == 0, torch.finfo(states.dtype).min).amax(1)
         return self.head(torch.cat([mean, maximum], dim=-1))
-
-
-class BiLSTMModule(ClassifierModule):
-    """BiLSTM student; ``embedding_init`` copies a pretrained BERT's word embeddings.
-
-    With ``embedding_init`` set, ``embedding_dim`` is the teacher's width (384 for MiniLM-L6).
-    """
-
-    def __init__(
-        self,
-        num_classes: int,
-        vocab_size: int,
-        embedding_dim: int = 128,
-        hidden_size: int = 256,
-        num_layers: int = 1,
-        head_size: int = 256,
-        dropout: float = 0.2,
-        padding_idx: int = 0,
-        embedding_init: str | None = None,
-        freeze_embedding: bool = False,
-        lr: float = 2e-3,
-        weight_decay: float = 0.01,
-        warmup_ratio: float = 0.0,
-        decay: bool = True,
-        loss: DistillationLoss | None = None,
-    ) -> None:
-        super().__init__(num_classes, lr, weight_decay, warmup_ratio, decay, loss)
-        pretrained = None
-        if embedding_init is not None:
-            pretrained = torch.from_numpy(input_embeddings(embedding_init).copy())
-            if pretrained.shape[0] != vocab_size:
-                raise ValueError(
-                    f"model.module.embedding_init={embedding_init} has {pretrained.shape[0]} rows, "
-                    f"the tokenizer has {vocab_size}: use the teacher's own tokenizer"
-                )
-            embedding_dim = pretrained.shape[1]
-        self.net = BiLSTMNet(
-            vocab_size, num_classes, embedding_dim, hidden_size, num_layers, head_size, dropout, padding_idx
-        )
-        if pretrained is not None:
-            self.net.embedding.weight.data.copy_(pretrained)
-        self.net.embedding.weight.requires_grad_(not freeze_embedding)

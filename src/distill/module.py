@@ -1,10 +1,12 @@
-"""The training step, metrics and optimiser that the teacher and every student share."""
+"""The one LightningModule: any net, trained by ``DistillationLoss``, with shared metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
@@ -12,15 +14,19 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from distill.loss import DistillationLoss
+from distill.nets import build_net
 
 STAGES = ("train", "val", "test")
 
 
 class ClassifierModule(L.LightningModule):
-    """A text classifier trained by ``DistillationLoss``; subclasses build ``self.net``.
+    """A text classifier: ``net`` (a spec, see ``distill.nets.build_net``) trained by ``loss``.
 
+    The net is given as its spec, not as a built module, and the spec is saved in the
+    checkpoint's hyper-parameters with ``num_classes`` and ``vocab_size``, so
+    ``ClassifierModule.load_from_checkpoint(path)`` rebuilds it with no other argument.
     ``self.net(**batch["inputs"])`` returns (B, C) logits. Batches that carry
-    ``teacher_logits`` (students reading a cache) get the soft term and an agreement
+    ``teacher_logits`` (students reading a logit store) get the soft term and an agreement
     metric; the others train on hard labels only. Metrics are logged as ``{stage}/{name}``.
 
     AdamW with linear warm-up over ``warmup_ratio`` of the steps, then linear decay to 0
@@ -29,7 +35,9 @@ class ClassifierModule(L.LightningModule):
 
     def __init__(
         self,
+        net: Mapping[str, Any],
         num_classes: int,
+        vocab_size: int | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         warmup_ratio: float = 0.0,
@@ -37,13 +45,12 @@ class ClassifierModule(L.LightningModule):
         loss: DistillationLoss | None = None,
     ) -> None:
         super().__init__()
-        # Collects the subclass's arguments too, so load_from_checkpoint(path) needs nothing else.
-        self.save_hyperparameters(ignore=["loss"])
-        self.num_classes = num_classes
         # The loss is not a hyper-parameter of the saved model: a reloaded module predicts,
         # and training settings live in the run's config.
+        self.save_hyperparameters(ignore=["loss"])
+        self.num_classes = num_classes
         self.loss_fn = loss if loss is not None else DistillationLoss(alpha=0.0)
-        self.net: nn.Module
+        self.net = build_net(net, num_classes=num_classes, vocab_size=vocab_size)
         # ModuleDict keys may not shadow nn.Module attributes such as `train`.
         self.metrics = nn.ModuleDict({f"{stage}_": self._stage_metrics(stage) for stage in STAGES})
         self.agreement = nn.ModuleDict(
@@ -121,3 +128,32 @@ class ClassifierModule(L.LightningModule):
 
         scheduler = LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def predict_logits(
+    trainer: L.Trainer,
+    module: L.LightningModule,
+    datamodule: L.LightningDataModule,
+    splits: tuple[str, ...] | None = None,
+) -> dict[str, np.ndarray]:
+    """The module's logits for ``splits`` (default all), aligned to each split's ids.
+
+    A collective under DDP: every rank predicts its shard and all ranks get every row.
+    """
+    logits = {}
+    for split in splits or tuple(datamodule.splits):
+        corpus = datamodule.splits[split]
+        batches = trainer.predict(module, dataloaders=datamodule.dataloader(split))
+        ids = torch.cat([batch["ids"] for batch in batches]).cpu().numpy()
+        values = torch.cat([batch["logits"] for batch in batches]).cpu().numpy()
+        if trainer.world_size > 1:  # distributed samplers shard (and pad) the split
+            shards: list = [None] * trainer.world_size
+            torch.distributed.all_gather_object(shards, (ids, values))
+            ids = np.concatenate([shard[0] for shard in shards])
+            values = np.concatenate([shard[1] for shard in shards])
+        row_of = {int(example_id): row for row, example_id in enumerate(ids)}
+        missing = [int(i) for i in corpus.ids if int(i) not in row_of]
+        if missing:
+            raise RuntimeError(f"predictions for '{split}' lack ids {missing[:5]}...")
+        logits[split] = values[[row_of[int(i)] for i in corpus.ids]]
+    return logits

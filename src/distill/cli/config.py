@@ -1,0 +1,34 @@
+"""Config to objects: the data, the teacher spec, callbacks and loggers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from distill.data.corpus import Corpus
+from distill.logit_store import TeacherSpec
+
+# conf/ at the repository root (an editable install: src/distill/cli -> the repository)
+CONF_DIR = str(Path(__file__).resolve().parents[3] / "conf")
+
+
+def data_module(cfg: DictConfig, **kwargs: Any) -> Any:
+    """The configured TextDataModule; ``features`` default to None (texts only)."""
+    return instantiate(cfg.data, _convert_="object", **{"features": None, **kwargs})
+
+
+def load_splits(cfg: DictConfig) -> dict[str, Corpus]:
+    """Train, val and test corpora of the configured data."""
+    return data_module(cfg).load_splits()
+
+
+def teacher_spec(cfg: DictConfig) -> TeacherSpec:
+    return instantiate(cfg.teacher, _convert_="object")
+
+
+def instantiate_all(group: DictConfig | None) -> list:
+    """Every entry of a config group (callbacks, logger) that names a ``_target_``."""
+    return [instantiate(entry) for entry in (group or {}).values() if entry and "_target_" in entry]

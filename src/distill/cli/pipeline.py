@@ -1,0 +1,146 @@
+"""``python pipeline.py`` / ``distill-pipeline``: run every stage of an experiment, print one comparison.
+
+    python pipeline.py experiment=quickstart data.archive=../shared/data/20news-bydate.tar.gz
+
+Stages come from ``pipeline.stages`` (conf/pipeline.yaml; an experiment replaces the list):
+each is a train.py run with this command's overrides, then the stage's own, writing to
+``<run>/<stage>/``. A stage is skipped when its folder already holds a completed run with the
+same signature (settings and input logit stores, ``distill.cli.signature``) whose logits
+match the data: re-run a crashed pipeline with ``hydra.run.dir=<its folder>``. The teacher
+stage is also skipped when ``teacher.logits`` holds a store made with the same signature on
+the same data (its manifest records both), checkpoint or not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra import compose
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from distill import atomic
+from distill.cli.config import CONF_DIR, load_splits, teacher_spec
+from distill.cli.console import report_user_error
+from distill.cli.runners import record_failure, run, signature_of
+from distill.logit_store import LogitStore, LogitStoreError
+
+COLUMNS = (
+    ("val acc", "val/acc_best"),
+    ("test acc", "test/acc"),
+    ("test macro-F1", "test/f1_macro"),
+    ("agreement w/ teacher", "test/agreement"),
+    ("seconds", "seconds"),
+)
+
+
+def stage_overrides(cfg: DictConfig) -> dict[str, list[str]]:
+    """Each stage's own overrides in the pipeline's plan, as written (interpolations unresolved,
+    so an override such as teacher.logits='${ensemble_logits}' resolves in its stage's config)."""
+    plan = OmegaConf.select(cfg, "pipeline.stages", default=None)
+    plan = OmegaConf.to_container(plan, resolve=False) if plan is not None else []
+    return {name: list(overrides) for stage in plan for name, overrides in stage.items()}
+
+
+def _cell(value: float | None, key: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if key == "seconds" else f"{value:.4f}"
+
+
+def comparison_table(results: dict[str, dict[str, Any]]) -> str:
+    """A Markdown table, one row per model, in the order given."""
+    header = "| model | " + " | ".join(title for title, _ in COLUMNS) + " |"
+    rule = "|---|" + "---:|" * len(COLUMNS)
+    rows = [
+        f"| {name} | " + " | ".join(_cell(metrics.get(key), key) for _, key in COLUMNS) + " |"
+        for name, metrics in results.items()
+    ]
+    return "\n".join([header, rule, *rows])
+
+
+def reused_teacher(cfg: DictConfig, signature: str) -> dict[str, float] | None:
+    """The teacher's metrics when ``teacher.logits`` was made with these settings on this data;
+    its store is then copied into the stage folder, so every stage folder looks the same."""
+    output_dir, spec = Path(cfg.paths.output_dir), teacher_spec(cfg)
+    try:
+        store = LogitStore.load(spec.logits)
+        if store.source.get("signature") != signature:
+            print(f"[pipeline] {output_dir.name}: the store at teacher.logits={spec.logits} was made with "
+                  "other settings, re-training the teacher")
+            return None
+        store.verify(load_splits(cfg), spec)
+    except LogitStoreError as mismatch:
+        print(f"[pipeline] {output_dir.name}: teacher.logits cannot be reused, re-training: {mismatch}")
+        return None
+    atomic.write_bytes(output_dir / "logits.npz", Path(spec.logits).read_bytes())
+    record = {"model": cfg.model.name, "role": "teacher", "status": "completed", "signature": signature,
+              "distill": None, "checkpoint": None, "features": None, "labels": store.manifest["label_names"],
+              "reused": os.path.relpath(spec.logits), "metrics": store.source["metrics"]}
+    atomic.write_text(output_dir / "metrics.json", json.dumps(record, indent=2))
+    return record["metrics"]
+
+
+def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
+    """Metrics of the stage's earlier run when it completed with this signature on this data, else None."""
+    output_dir = Path(cfg.paths.output_dir)
+    signature = signature_of(cfg)
+    if cfg.model.role == "teacher" and Path(cfg.teacher.logits).is_file():
+        return reused_teacher(cfg, signature)
+    summary_path, logits_path = output_dir / "metrics.json", output_dir / "logits.npz"
+    if not (summary_path.is_file() and logits_path.is_file()):
+        return None  # nothing to reuse: do not read the corpus just to say so
+    summary = json.loads(summary_path.read_text())
+    if summary.get("status") != "completed":
+        return None
+    if summary.get("signature") != signature:
+        print(f"[pipeline] {output_dir.name}: earlier run had other settings or input logits, re-running")
+        return None
+    splits = load_splits(cfg)
+    try:
+        store = LogitStore.load(logits_path)
+        store.verify_splits({name: splits[name] for name in store.ids})
+    except LogitStoreError as mismatch:
+        print(f"[pipeline] {output_dir.name}: earlier output does not match the data, re-running: {mismatch}")
+        return None
+    return summary["metrics"]
+
+
+def run_pipeline(stages: dict[str, list[str]], overrides: list[str], output_dir: Path) -> dict[str, dict]:
+    """Run the stages in order; each writes under ``output_dir/<stage>``. Returns their metrics."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for name, own in stages.items():
+        stage_cfg = compose(config_name="train", overrides=[*overrides, *own, f"paths.output_dir={output_dir / name}"])
+        started = time.time()
+        metrics = completed_metrics(stage_cfg)
+        if metrics is not None:
+            print(f"[pipeline] {name}: a completed run with the same settings on the same data exists, stage skipped")
+            # what the stage cost when it ran (unknown for a teacher store made elsewhere)
+            metrics = {**metrics, "skipped": True, "seconds": metrics.get("train_seconds")}
+        else:
+            try:
+                metrics = {**run(stage_cfg), "seconds": time.time() - started}
+            except Exception as error:
+                record_failure(stage_cfg, error)
+                raise
+        results[name] = {"overrides": list(own), **metrics}
+    table = comparison_table(results)
+    atomic.write_text(output_dir / "comparison.json", json.dumps(results, indent=2))
+    atomic.write_text(output_dir / "comparison.md", table + "\n")
+    print("\n" + table)
+    return results
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="pipeline")
+def main(cfg: DictConfig) -> None:
+    try:
+        run_pipeline(stage_overrides(cfg), list(HydraConfig.get().overrides.task), Path(cfg.paths.output_dir))
+    except Exception as error:
+        report_user_error(error, cfg.paths.output_dir)
+        raise

@@ -1,0 +1,46 @@
+"""``python -m distill.report <run>`` / ``distill-report``: the report of a pipeline run.
+
+Reads the run's ``.hydra/config.yaml`` for its data and stage plan, then ``distill.report``
+collects, scores and renders every stage from its logits into ``<run>/report/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from distill.cli.config import load_splits
+from distill.cli.pipeline import stage_overrides
+from distill.console import user_errors
+from distill.errors import UserError
+from distill.report import build_report, write_report
+
+DEFAULT_INFERENCE = Path("benchmarks/results/inference.json")
+
+
+def report(run_dir: Path, inference: Path | None, out: Path | None) -> dict:
+    config = run_dir / ".hydra" / "config.yaml"
+    if not config.is_file():
+        raise UserError(f"{run_dir} is not a pipeline run folder (no .hydra/config.yaml): "
+                        "give a folder written by pipeline.py, e.g. logs/pipeline/<time>")
+    cfg = OmegaConf.load(config)
+    result = build_report(run_dir, load_splits(cfg)["test"], stage_overrides(cfg), inference)
+    target = out or run_dir / "report"
+    write_report(result, target)
+    print(f"report: {target / 'report.md'}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m distill.report", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="a pipeline run folder (logs/pipeline/<time>)")
+    parser.add_argument("--inference", type=Path, default=None,
+                        help=f"latency records (default {DEFAULT_INFERENCE} when it exists)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default <run>/report)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    args = parser.parse_args(argv)
+    inference = args.inference or (DEFAULT_INFERENCE if DEFAULT_INFERENCE.is_file() else None)
+    with user_errors(parser, args.debug):
+        return report(args.run_dir, inference, args.out)

@@ -1,0 +1,53 @@
+"""What makes two runs the same: their resolved settings and the bytes of the logits they read.
+
+The pipeline skips a stage only when its earlier run has the same signature, so changing a
+stage's settings, or re-fitting the teacher whose logits it distils from, re-runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from distill.logit_store import file_sha256
+
+# Where files go, how runs are logged and shown, and the pipeline's plan: none changes what a
+# run computes. The data's location is not a setting either: stores fingerprint the data itself.
+NOT_SETTINGS = ("paths", "logger", "pipeline")
+DISPLAY_AND_LOCATION = {
+    "trainer": ("enable_progress_bar", "enable_model_summary", "log_every_n_steps"),
+    "callbacks": ("progress_bar",),
+    "data": ("archive", "data_home", "num_workers"),
+}
+
+
+def signed_settings(cfg: DictConfig) -> dict:
+    """The resolved settings a signature covers, with each ``paths.*`` left as a placeholder,
+    so a value derived from a path (the checkpoint folder, a store under ``paths.cache_dir``)
+    reads the same wherever the run folder is."""
+    placeholders = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    for key in placeholders.get("paths", {}):
+        placeholders.paths[key] = f"<paths.{key}>"
+    settings = OmegaConf.to_container(placeholders, resolve=True)
+    for key in NOT_SETTINGS:
+        settings.pop(key, None)
+    for group, keys in DISPLAY_AND_LOCATION.items():
+        for key in keys:
+            (settings.get(group) or {}).pop(key, None)
+    return settings
+
+
+def run_signature(cfg: DictConfig, inputs: list[str]) -> str:
+    """SHA-256 of the signed settings and of the bytes of every logit store in ``inputs``.
+
+    Input paths are normalised lexically: a member at ``<stage>/../sk_logreg/logits.npz`` must
+    be found before the run has created ``<stage>``, or its bytes would go unhashed on the
+    first run only.
+    """
+    hashes = [file_sha256(path) if Path(path).is_file() else None for path in map(os.path.normpath, inputs)]
+    text = json.dumps({"settings": signed_settings(cfg), "inputs": hashes}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,34 @@
+"""``python train.py`` / ``distill-train``: train one model, write its metrics and logits.
+
+    python train.py model=teacher_minilm          # fine-tune the teacher, write teacher.logits
+    python train.py model=bilstm                  # distil it into the BiLSTM student
+    python train.py model=logistic distill=none   # hard-label baseline, same network
+    python train.py model=sk_complementnb         # a classic scikit-learn baseline
+
+Every run leaves ``metrics.json`` (metrics, settings signature, checkpoint path and hash)
+and ``logits.npz`` (its logit store) in its output folder: reports, ensembles, export and
+sweeps read those.
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from distill.cli.config import CONF_DIR
+from distill.cli.console import report_user_error
+from distill.cli.runners import record_failure, run
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+def main(cfg: DictConfig) -> float:
+    """Returns ``optimized_metric`` (default: the best validation accuracy), which sweepers optimise.
+
+    A failed run leaves ``metrics.json`` with its error, so a sweep summary can list it.
+    """
+    try:
+        return run(cfg)[cfg.get("optimized_metric", "val/acc_best")]
+    except Exception as error:
+        record_failure(cfg, error)
+        report_user_error(error, cfg.paths.output_dir)
+        raise

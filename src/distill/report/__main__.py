@@ -1,0 +1,3 @@
+from distill.cli.report import main
+
+main()
