@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_dir
 
 from conftest import CONFIG_DIR, REAL_ARCHIVE, ROOT
 from distill.cli.config import load_splits, teacher_spec
+from distill.cli.runners import signature_of
 from distill.cli.report import report as build_report
 from distill.logit_store import LogitStore
 
@@ -29,6 +30,16 @@ def test_committed_newsgroups20_cache_matches_the_corpus(tmp_path: Path) -> None
         cfg.teacher.logits = logits
         LogitStore.load(logits).verify(splits, teacher_spec(cfg))
     assert {name: len(corpus) for name, corpus in splits.items()} == {"train": 10182, "val": 1132, "test": 7532}
+
+
+def test_committed_teacher_store_is_reused_by_the_pipelines_teacher_stage(tmp_path: Path) -> None:
+    """Its recorded signature is the newsgroups20 teacher stage's: a config change that alters what the
+    teacher computes would re-train it (47 minutes here), so it must show up here first."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=newsgroups20", "model=teacher_minilm",
+                                          f"paths.output_dir={tmp_path / 'teacher'}"])
+    store = LogitStore.load(CACHE)
+    assert store.source["kind"] == "teacher" and store.source["signature"] == signature_of(cfg)
 
 
 @pytest.mark.slow
