@@ -700,3 +700,6 @@ def test_group_by_length_only_changes_the_training_order(tmp_path) -> None:
     assert not isinstance(plain.train_dataloader().sampler, LengthGroupedSampler)
     seen = [i for batch in grouped.train_dataloader() for i in batch["ids"].tolist()]
     assert sorted(seen) == sorted(grouped.splits["train"].ids.tolist())
+    for split in ("val", "test"):  # evaluation is untouched: the same batches in the same order
+        grouped_ids = [batch["ids"].tolist() for batch in grouped.dataloader(split)]
+        assert grouped_ids == [batch["ids"].tolist() for batch in plain.dataloader(split)], split

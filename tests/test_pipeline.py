@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +41,6 @@ def datamodule_for(cfg):
 
 def checkpoint_of(run_dir: str | Path) -> Path:
     """The checkpoint a run's metrics.json names, relative to the run folder."""
-    import json
-
     record = json.loads((Path(run_dir) / "metrics.json").read_text())
     return Path(run_dir) / record["checkpoint"]["path"]
 
@@ -50,7 +49,9 @@ def checkpoint_of(run_dir: str | Path) -> Path:
 def test_fast_dev_run_every_model(model: str, tmp_path: Path, corpus_archive: Path) -> None:
     cfg = make_cfg(tmp_path, corpus_archive, [f"model={model}", "distill=none", "++trainer.fast_dev_run=true"])
     metrics = run(cfg)
-    assert np.isfinite(metrics["test/loss"]) and 0.0 <= metrics["test/acc"] <= 1.0
+    record = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    assert record["status"] == "completed" and record["model"] == cfg.model.name and np.isfinite(metrics["test/loss"])
+    assert not (Path(cfg.paths.output_dir) / "logits.npz").exists()  # one batch of training stores no logits
 
 
 def test_teacher_writes_a_cache_for_every_split(teacher_run, tmp_path: Path) -> None:
@@ -62,6 +63,7 @@ def test_teacher_writes_a_cache_for_every_split(teacher_run, tmp_path: Path) -> 
         np.testing.assert_array_equal(cache.ids[split], corpus.ids)
         assert cache.logits[split].shape == (len(corpus), 3) and np.isfinite(cache.logits[split]).all()
     assert cache.source["kind"] == "teacher" and cache.source["metrics"]["test/acc"] == metrics["test/acc"]
+    assert cache.source["precision"] == "32-true"  # a bf16-mixed teacher's logits have bf16 precision only
     assert metrics["test/acc"] > 0.5  # three well-separated synthetic classes
 
 
@@ -170,6 +172,15 @@ def test_tampered_logits_are_refused(teacher_run, tmp_path: Path) -> None:
         LogitStore.load(tampered)
 
 
+def test_a_hard_label_run_does_not_read_a_store_it_does_not_need(teacher_run, tmp_path: Path) -> None:
+    """alpha=0: a store made for other data neither fails the run nor gives it a stale agreement."""
+    cfg = make_cfg_like(teacher_run[0], tmp_path, "model=logistic", "distill=none", "data.val_fraction=0.3")
+    with pytest.raises(LogitStoreError):
+        datamodule_for(cfg)  # the store does not match this split
+    metrics = run(cfg)
+    assert metrics["test/acc"] > 0.6 and not any("agreement" in key for key in metrics)
+
+
 def test_distilling_without_a_cache_names_the_fix(tmp_path: Path, corpus_archive: Path) -> None:
     cfg = make_cfg(tmp_path, corpus_archive, ["model=logistic", "distill=kl"])
     with pytest.raises(LogitStoreError, match="model=teacher_minilm"):
@@ -258,6 +269,8 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
 
     assert stages_rerun({**stages, "logistic_hard": [*stages["logistic_hard"], "model.module.lr=0.5"]}) == {
         "logistic_hard"}
+    # The teacher's store is reused only for the settings it was made with.
+    assert stages_rerun({**stages, "teacher": [*stages["teacher"], "model.module.lr=1e-3"]}) == {"teacher"}
     (tmp_path / "first" / "logistic_kd" / "metrics.json").write_text('{"status": "failed"}')
     assert stages_rerun(stages) == {"logistic_kd"}
     teacher_cache = LogitStore.load(tmp_path / "cache" / "teacher_logits.npz")

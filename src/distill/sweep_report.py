@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import math
 from pathlib import Path
@@ -19,6 +20,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import yaml  # noqa: E402
+
+from distill import atomic  # noqa: E402
 
 REPORTED = ("val/acc_best", "test/acc", "test/f1_macro", "test/agreement")
 
@@ -64,16 +67,17 @@ def write_tables(ordered: list[dict], sweep_dir: Path) -> str:
     header = ["job", "overrides", "status", *REPORTED]
     rows = [[run["job"], " ".join(run["overrides"]), run["status"],
              *(_fmt(run["metrics"].get(key)) for key in REPORTED)] for run in ordered]
-    with open(sweep_dir / "sweep_summary.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic.write_text(sweep_dir / "sweep_summary.csv", table.getvalue())
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(f"`{cell}`" if i == 1 else cell for i, cell in enumerate(row)) + " |" for row in rows]
     failures = [run for run in ordered if run["status"] != "completed"]
     lines += ["", *(f"- job {run['job']} failed: {run['error']}" for run in failures)]
     markdown = "\n".join(lines).rstrip() + "\n"
-    (sweep_dir / "sweep_summary.md").write_text(markdown)
+    atomic.write_text(sweep_dir / "sweep_summary.md", markdown)
     return markdown
 
 
@@ -103,7 +107,8 @@ def draw_heatmap(runs: list[dict], metric: str, path: Path) -> bool:
     figure.colorbar(image, label=metric)
     axes.set_title(f"{metric} by temperature and alpha")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    with atomic.atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=120)
     plt.close(figure)
     return True
 
