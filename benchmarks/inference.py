@@ -60,7 +60,7 @@ def measure(job: Job, settings: dict, work: Path) -> dict:
         return {"model": job.model, "role": job.role, "runtime": job.runtime, "error": last}
     result = json.loads((work / f"{name}.result.json").read_text())
     return {"model": job.model, "role": job.role, "runtime": job.runtime, **result, "test_acc_source": "computed",
-            **job.known}
+            "checkpoint_sha256": job.checkpoint_sha256, **job.known}
 
 
 def finish(records: list[dict]) -> None:

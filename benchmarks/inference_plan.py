@@ -43,6 +43,7 @@ class Job:
     members: list[dict]
     weights: list[float] = field(default_factory=lambda: [1.0])
     known: dict = field(default_factory=dict)
+    checkpoint_sha256: str | None = None  # what the report matches its stage's checkpoint against
 
 
 def raw_splits(cfg: DictConfig) -> dict[str, Corpus]:
@@ -63,8 +64,9 @@ def network_jobs(run: Path, stage: Path, role: str, known: dict | None = None) -
     if not is_current(stage, export):
         export_stage(stage, export)
         print(f"[inference] exported {stage.name} -> {export}")
-    return [Job(stage.name, role, runtime, [{"path": str(path), "runtime": runtime}], known=dict(known or {}))
-            for runtime, path in (("pytorch", stage), ("onnxruntime", export))]
+    sha256 = None if known else stage_record(stage)["checkpoint"]["sha256"]
+    return [Job(stage.name, role, runtime, [{"path": str(path), "runtime": runtime}], known=dict(known or {}),
+                checkpoint_sha256=sha256) for runtime, path in (("pytorch", stage), ("onnxruntime", export))]
 
 
 def architecture_stage(stage: Path, cfg: DictConfig, work: Path) -> Path:
@@ -114,7 +116,8 @@ def plan(run: Path, cfg: DictConfig, val: Corpus, work: Path, models: list[str] 
             continue
         format_ = (record.get("checkpoint") or {}).get("format")
         if format_ == "sklearn":
-            jobs.append(Job(stage.name, record["role"], "sklearn", [{"path": str(stage), "runtime": "sklearn"}]))
+            jobs.append(Job(stage.name, record["role"], "sklearn", [{"path": str(stage), "runtime": "sklearn"}],
+                            checkpoint_sha256=record["checkpoint"]["sha256"]))
         elif format_ == "lightning" and has_checkpoint(stage):
             jobs += network_jobs(run, stage, record["role"])
         elif record["role"] == "teacher":

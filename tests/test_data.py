@@ -241,12 +241,12 @@ def test_offline_without_archive_names_data_archive(tmp_path, monkeypatch, error
     monkeypatch.setattr(sk_twenty, "_fetch_remote", fail)
     home = tmp_path / "empty_home"
     home.mkdir()
-    with pytest.raises(FileNotFoundError, match=r"data\.archive"):
+    with pytest.raises(UserError, match=r"data\.archive"):
         read_raw(None, data_home=str(home))
 
 
 def test_missing_archive_names_data_archive(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"data\.archive"):
+    with pytest.raises(UserError, match=r"data\.archive"):
         read_raw(str(tmp_path / "nope" / "20news-bydate.tar.gz"))
 
 
@@ -480,7 +480,7 @@ def test_csv_missing_column_names_file_line_and_setting(tmp_path, option: str, c
 
 def test_csv_missing_file_raises(tmp_path) -> None:
     train_file, _ = _write_csv_data(tmp_path)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(UserError):
         _csv_module(train_file, tmp_path / "missing.jsonl").setup()
 
 

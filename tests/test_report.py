@@ -20,6 +20,7 @@ from distill.cli.report import main as report_main
 from distill.logit_store import LogitStore
 from distill.probability import softmax
 from distill.report.collect import load_latency
+from distill.report.render import render_markdown
 
 STAGES = ("teacher", "sk_logreg", "teacher_ensemble", "logistic_hard", "logistic_kd", "bilstm_kd")
 VAL_ACC = {"logistic_hard": 0.9, "logistic_kd": 0.8}  # best student by VAL: logistic_hard
@@ -157,11 +158,11 @@ def run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> dict:
     (run_dir / "comparison.json").write_text(json.dumps({name: {} for name in STAGES[:-1]}))
 
     inference = tmp / "inference.json"
-    inference.write_text(json.dumps([
+    inference.write_text(json.dumps({"run": str(run_dir), "records": [
         {"model": "logistic_hard", "runtime": "pytorch", "latency_ms_p50": 2.0},
         {"model": "logistic_hard", "runtime": "onnxruntime", "latency_ms_p50": 0.5},
         {"model": "teacher", "runtime": "pytorch", "latency_ms_p50": 40.0},
-    ]))
+    ]}))
     report_main([str(run_dir), "--inference", str(inference)])
     probs = {name: softmax(values["test"]) for name, values in logits.items()}
     return {"dir": run_dir, "test": splits["test"], "probs": probs,
@@ -275,3 +276,23 @@ def test_latency_records_in_a_dict(tmp_path: Path) -> None:
                "b": [{"model": "m", "runtime": "onnxruntime", "latency_ms_p50": 1.0, "batch_size": 32}]}
     (tmp_path / "inference.json").write_text(json.dumps(records))
     assert load_latency(tmp_path / "inference.json") == {"m": {"ms": 3.0, "runtime": "sklearn"}}
+
+
+def test_latency_of_another_run_is_left_out_unless_its_checkpoint_is_the_stages(run: dict, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(run["dir"], run_dir, ignore=shutil.ignore_patterns("report"))
+    record = json.loads((run_dir / "logistic_hard" / "metrics.json").read_text())
+    (run_dir / "logistic_hard" / "metrics.json").write_text(json.dumps({**record, "checkpoint": {"sha256": "abc"}}))
+    other = tmp_path / "inference.json"  # measured on another run folder
+    other.write_text(json.dumps({"run": str(tmp_path / "elsewhere"), "records": [
+        {"model": "logistic_hard", "runtime": "onnxruntime", "latency_ms_p50": 0.5, "checkpoint_sha256": "abc"},
+        {"model": "teacher", "runtime": "pytorch", "latency_ms_p50": 40.0, "checkpoint_sha256": "xyz"}]}))
+    result = report.build_report(run_dir, run["test"], {}, other)
+    assert result["summary"]["logistic_hard"]["latency_ms"] == 0.5  # the same checkpoint: the same model
+    assert result["summary"]["teacher"]["latency_ms"] is None
+    nothing = tmp_path / "nothing.json"
+    nothing.write_text(json.dumps({"run": str(tmp_path / "elsewhere"), "records": [
+        {"model": "teacher", "runtime": "pytorch", "latency_ms_p50": 40.0}]}))
+    result = report.build_report(run_dir, run["test"], {}, nothing)
+    assert result["inference"] is None
+    assert "not measured on this run" in render_markdown(result, {})

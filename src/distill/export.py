@@ -148,7 +148,8 @@ def export_run(run: str | Path, out: str | Path | None = None) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m distill.export", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m distill.export", description=__doc__.splitlines()[0],
+                                     usage="%(prog)s <run> [--out DIR] [--debug]")
     parser.add_argument("run", type=Path, help="a pipeline.py run folder, or one train.py run folder")
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: <run>/export)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")

@@ -14,6 +14,8 @@ from distill.errors import UserError
 def report_user_error(error: Exception, output_dir: str) -> None:
     """Print a UserError as its message and exit 2; anything else (or a multirun job, whose
     failure Hydra records so the sweep goes on) is left to raise."""
+    if not isinstance(error, UserError) and isinstance(error.__cause__, UserError):
+        error = error.__cause__  # raised inside hydra.utils.instantiate, which wraps it
     if not isinstance(error, UserError) or show_tracebacks():
         return
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:

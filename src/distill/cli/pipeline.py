@@ -14,6 +14,7 @@ the same data (its manifest records both), checkpoint or not.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -28,7 +29,10 @@ from distill import atomic
 from distill.cli.config import CONF_DIR, load_splits, teacher_spec
 from distill.cli.console import report_user_error
 from distill.cli.runners import record_failure, run, signature_of
+from distill.console import quiet_third_party
 from distill.logit_store import LogitStore, LogitStoreError
+
+log = logging.getLogger("distill")
 
 COLUMNS = (
     ("val acc", "val/acc_best"),
@@ -71,12 +75,12 @@ def reused_teacher(cfg: DictConfig, signature: str) -> dict[str, float] | None:
     try:
         store = LogitStore.load(spec.logits)
         if store.source.get("signature") != signature:
-            print(f"[pipeline] {output_dir.name}: the store at teacher.logits={spec.logits} was made with "
+            log.info(f"[pipeline] {output_dir.name}: the store at teacher.logits={spec.logits} was made with "
                   "other settings, re-training the teacher")
             return None
         store.verify(load_splits(cfg), spec)
     except LogitStoreError as mismatch:
-        print(f"[pipeline] {output_dir.name}: teacher.logits cannot be reused, re-training: {mismatch}")
+        log.info(f"[pipeline] {output_dir.name}: teacher.logits cannot be reused, re-training: {mismatch}")
         return None
     atomic.write_bytes(output_dir / "logits.npz", Path(spec.logits).read_bytes())
     record = {"model": cfg.model.name, "role": "teacher", "status": "completed", "signature": signature,
@@ -99,28 +103,37 @@ def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
     if summary.get("status") != "completed":
         return None
     if summary.get("signature") != signature:
-        print(f"[pipeline] {output_dir.name}: earlier run had other settings or input logits, re-running")
+        log.info(f"[pipeline] {output_dir.name}: earlier run had other settings or input logits, re-running")
         return None
     splits = load_splits(cfg)
     try:
         store = LogitStore.load(logits_path)
         store.verify_splits({name: splits[name] for name in store.ids})
     except LogitStoreError as mismatch:
-        print(f"[pipeline] {output_dir.name}: earlier output does not match the data, re-running: {mismatch}")
+        log.info(f"[pipeline] {output_dir.name}: earlier output does not match the data, re-running: {mismatch}")
         return None
     return summary["metrics"]
+
+
+def banner(position: str, name: str, own: list[str], cfg: DictConfig) -> str:
+    """``[3/5] logistic_kd: model=logistic distill=kl (T=2, alpha=0.5)``."""
+    line = f"[{position}] {name}: {' '.join(own)}"
+    if cfg.model.role == "student" and cfg.distill.alpha > 0:
+        line += f" (T={cfg.distill.temperature:g}, alpha={cfg.distill.alpha:g})"
+    return line
 
 
 def run_pipeline(stages: dict[str, list[str]], overrides: list[str], output_dir: Path) -> dict[str, dict]:
     """Run the stages in order; each writes under ``output_dir/<stage>``. Returns their metrics."""
     output_dir.mkdir(parents=True, exist_ok=True)
     results = {}
-    for name, own in stages.items():
+    for index, (name, own) in enumerate(stages.items(), 1):
         stage_cfg = compose(config_name="train", overrides=[*overrides, *own, f"paths.output_dir={output_dir / name}"])
+        log.info(banner(f"{index}/{len(stages)}", name, own, stage_cfg))
         started = time.time()
         metrics = completed_metrics(stage_cfg)
         if metrics is not None:
-            print(f"[pipeline] {name}: a completed run with the same settings on the same data exists, stage skipped")
+            log.info(f"[pipeline] {name}: a completed run with the same settings on the same data exists, stage skipped")
             # what the stage cost when it ran (unknown for a teacher store made elsewhere)
             metrics = {**metrics, "skipped": True, "seconds": metrics.get("train_seconds")}
         else:
@@ -133,12 +146,13 @@ def run_pipeline(stages: dict[str, list[str]], overrides: list[str], output_dir:
     table = comparison_table(results)
     atomic.write_text(output_dir / "comparison.json", json.dumps(results, indent=2))
     atomic.write_text(output_dir / "comparison.md", table + "\n")
-    print("\n" + table)
+    log.info("\n" + table + f"\n\nrun folder: {output_dir}\nits report: python -m distill.report {output_dir}")
     return results
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="pipeline")
 def main(cfg: DictConfig) -> None:
+    quiet_third_party()
     try:
         run_pipeline(stage_overrides(cfg), list(HydraConfig.get().overrides.task), Path(cfg.paths.output_dir))
     except Exception as error:

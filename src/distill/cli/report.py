@@ -34,7 +34,8 @@ def report(run_dir: Path, inference: Path | None, out: Path | None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m distill.report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m distill.report", description=__doc__.splitlines()[0],
+                                     usage="%(prog)s <run> [--inference FILE] [--out DIR] [--debug]")
     parser.add_argument("run_dir", type=Path, help="a pipeline run folder (logs/pipeline/<time>)")
     parser.add_argument("--inference", type=Path, default=None,
                         help=f"latency records (default {DEFAULT_INFERENCE} when it exists)")

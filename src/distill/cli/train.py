@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from distill.cli.config import CONF_DIR
 from distill.cli.console import report_user_error
 from distill.cli.runners import record_failure, run
+from distill.console import quiet_third_party
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
@@ -26,6 +27,7 @@ def main(cfg: DictConfig) -> float:
 
     A failed run leaves ``metrics.json`` with its error, so a sweep summary can list it.
     """
+    quiet_third_party()
     try:
         return run(cfg)[cfg.get("optimized_metric", "val/acc_best")]
     except Exception as error:

@@ -72,6 +72,23 @@ class Corpus:
         )
         return self.subset(np.sort(keep))
 
+    def keep_labels(self, fraction: float, seed: int) -> Corpus:
+        """The same examples with the hard labels of a stratified ``fraction`` kept, the rest -1.
+
+        Labels are scarce, a teacher is not: a student then learns the unlabelled examples
+        from the teacher's soft labels alone (the loss skips label -1 in its hard term).
+        """
+        if not 0.0 < fraction <= 1.0:
+            raise UserError(f"data.labelled_fraction must be in (0, 1], got {fraction}")
+        if fraction == 1.0:
+            return self
+        n_kept = max(math.ceil(fraction * len(self)), 1)
+        kept, _ = train_test_split(np.arange(len(self)), train_size=n_kept, random_state=seed,
+                                   stratify=self._strata(n_kept))
+        labels = np.full(len(self), -1, dtype=self.labels.dtype)
+        labels[kept] = self.labels[kept]
+        return Corpus(self.ids, self.texts, labels, self.label_names)
+
     def _strata(self, n_drawn: int) -> np.ndarray | None:
         """Stratify on labels when every class can appear on both sides, else split at random."""
         _, counts = np.unique(self.labels, return_counts=True)

@@ -26,7 +26,7 @@ def read_records(path: str | Path) -> list[Record]:
     each with its line number so that later checks can point at it."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist (data.train_file / data.test_file)")
+        raise UserError(f"{path} does not exist: set data.train_file / data.test_file to your files")
     text = _decode(path)
     if path.suffix.lower() in (".jsonl", ".json"):
         return _jsonl_records(path, text)

@@ -110,6 +110,8 @@ class TextDataModule(L.LightningDataModule, ABC):
     given (a student that distils), its logit store must exist; it is verified against these
     splits and its logits are attached by example id, split by split.
     ``group_by_length`` batches training examples of similar length (``LengthGroupedSampler``).
+    ``labelled_fraction`` < 1 keeps the hard labels of that share of the training examples only
+    (``Corpus.keep_labels``), after the teacher's logits were checked against the full split.
     """
 
     def __init__(
@@ -123,6 +125,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         num_workers: int = 0,
         teacher: TeacherSpec | None = None,
         group_by_length: bool = False,
+        labelled_fraction: float = 1.0,
     ) -> None:
         super().__init__()
         self.features = features
@@ -134,6 +137,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.num_workers = num_workers
         self.teacher = teacher
         self.group_by_length = group_by_length
+        self.labelled_fraction = labelled_fraction
         self.splits: dict[str, Corpus] = {}
         self.datasets: dict[str, EncodedSplit] = {}
         self.teacher_logits: LogitStore | None = None
@@ -165,6 +169,7 @@ class TextDataModule(L.LightningDataModule, ABC):
             return
         self.splits = self.load_splits()
         self.teacher_logits = None if self.teacher is None else load_verified(self.teacher, self.splits, required=True)
+        self.splits["train"] = self.splits["train"].keep_labels(self.labelled_fraction, self.seed)
         self.features.fit(self.splits["train"].texts)
         for name, corpus in self.splits.items():
             rows = self.features.encode(corpus.texts)

@@ -12,6 +12,7 @@ import numpy as np
 from distill.data.corpus import Corpus
 from distill.data.datamodule import TextDataModule
 from distill.data.strip import REMOVABLE, strip_message
+from distill.errors import UserError
 
 SPLIT_DIRS = {"train": "20news-bydate-train", "test": "20news-bydate-test"}
 
@@ -63,12 +64,12 @@ def read_raw(archive: str | None, data_home: str | None = None) -> RawCorpus:
         elif path.is_file():
             raw = _read_archive(path)
         else:
-            raise FileNotFoundError(
+            raise UserError(
                 f"data.archive={archive} does not exist. Pass the path of 20news-bydate.tar.gz "
                 "or of its extracted folder, or data.archive=null to use scikit-learn's download."
             )
         if not all(raw[split] for split in SPLIT_DIRS):
-            raise ValueError(
+            raise UserError(
                 f"data.archive={archive} has no {' / '.join(SPLIT_DIRS.values())} folders of "
                 "newsgroup messages; expected the 20news-bydate layout."
             )
@@ -76,10 +77,10 @@ def read_raw(archive: str | None, data_home: str | None = None) -> RawCorpus:
     try:
         return _read_sklearn(data_home)
     except OSError as error:
-        raise FileNotFoundError(
-            "20 Newsgroups is not cached and could not be downloaded "
-            f"({error}). Offline, pass a local copy: data.archive=/path/to/20news-bydate.tar.gz"
-        ) from error
+        raise UserError(
+            f"20 Newsgroups is not cached and could not be downloaded ({type(error).__name__}). Offline, "
+            "pass a local copy: data.archive=/path/to/20news-bydate.tar.gz, or set it once in conf/local/default.yaml"
+        ) from None
 
 
 def build_splits(

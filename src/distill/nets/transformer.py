@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
@@ -10,6 +11,8 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, BertCon
 
 from distill.errors import UserError
 from distill.pretrained import resolve_pretrained
+
+log = logging.getLogger("distill")
 
 
 class TransformerNet(nn.Module):
@@ -39,6 +42,9 @@ class TransformerNet(nn.Module):
         else:
             raise UserError("TransformerNet needs model.module.net.pretrained, or config and vocab_size")
         self.model = model.train()  # from_pretrained returns eval mode: no dropout
+        if pretrained is not None:  # what the load report of transformers says in a 20-line table
+            log.info(f"{pretrained}: pretrained encoder loaded, with a new {num_classes}-class head "
+                     "(fine-tuning or a checkpoint gives it its weights)")
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
@@ -47,11 +53,14 @@ class TransformerNet(nn.Module):
 def load_quietly(location: str, config: Any) -> nn.Module:
     """``from_pretrained`` without its load report: a new classification head is always
     'missing' from an encoder checkpoint, which is expected, not a warning."""
-    from transformers.utils import logging
+    from transformers.utils import logging as hf_logging
 
-    verbosity = logging.get_verbosity()
-    logging.set_verbosity_error()
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()  # "Loading weights: 100%" for a local file
     try:
         return AutoModelForSequenceClassification.from_pretrained(location, config=config)
     finally:
-        logging.set_verbosity(verbosity)
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()

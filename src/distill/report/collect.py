@@ -90,11 +90,27 @@ def _records(node: Any) -> Iterator[dict]:
             yield from _records(item)
 
 
-def load_latency(path: Path) -> dict[str, dict]:
-    """Each model's fastest batch-1 median latency (ms per document) and the runtime that gave it."""
+def same_folder(a: str | Path, b: str | Path) -> bool:
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+def load_latency(path: Path, run_dir: Path | None = None, checkpoints: dict[str, str] | None = None) -> dict[str, dict]:
+    """Each model's fastest batch-1 median latency (ms per document) and the runtime that gave it.
+
+    Given ``run_dir``, only measurements of that run count: the benchmark names the run it
+    timed, and each record the checkpoint (SHA-256) it loaded; a record counts when the run is
+    the same folder or its checkpoint is the stage's (``checkpoints``: stage -> SHA-256).
+    """
+    document = json.loads(Path(path).read_text())
+    same_run = run_dir is not None and isinstance(document, dict) and "run" in document and same_folder(
+        document["run"], run_dir)
     best: dict[str, dict] = {}
-    for record in _records(json.loads(Path(path).read_text())):
+    for record in _records(document):
         if record.get("batch_size", 1) != 1 or record["latency_ms_p50"] is None:
+            continue
+        if run_dir is not None and not same_run and (
+                record.get("checkpoint_sha256") is None
+                or record["checkpoint_sha256"] != (checkpoints or {}).get(record["model"])):
             continue
         model, latency = record["model"], float(record["latency_ms_p50"])
         if model not in best or latency < best[model]["ms"]:

@@ -89,8 +89,10 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
              f"Agreement, cosine and KL(teacher || model) are measured against **{reference}**, "
              "the teacher the students were distilled from." if reference else
              "No teacher stage completed: agreement, cosine and KL are not available.",
-             "Latency: median batch-1 ms per document, fastest runtime, from "
-             f"{report['inference'] or 'no inference benchmark (-)'}.", "", "## Summary", "",
+             f"Latency: median batch-1 ms per document, fastest runtime, from {report['inference']}."
+             if report["inference"] else "Latency: not measured on this run (-). To fill the column: "
+             f"`python benchmarks/inference.py {report['run_dir']}`, then `python -m distill.report "
+             f"{report['run_dir']} --inference benchmarks/results/inference.json`.", "", "## Summary", "",
              *summary_markdown(report), "", "## Plots", ""]
     lines += [f"![{title}]({file})" for title, file in figures.items()]
     lines += ["", "## Dark knowledge", "", *dark_knowledge_markdown(report),

@@ -130,7 +130,8 @@ def build_report(run_dir: str | Path, corpus: Corpus, plan: dict[str, list[str]]
     labels, names = corpus.labels, corpus.label_names
     stages, left_out = load_stages(run_dir, stage_order(run_dir, plan), corpus)
     reference, teacher = _reference(stages), stages.get(PLAIN_TEACHER)
-    latency = load_latency(Path(inference)) if inference else {}
+    checkpoints = {name: (stage.record.get("checkpoint") or {}).get("sha256") for name, stage in stages.items()}
+    latency = load_latency(Path(inference), run_dir, checkpoints) if inference else {}
     students = [stage for stage in stages.values() if stage.role == "student"]
     best = max((s for s in students if s.val_acc is not None), key=lambda s: s.val_acc, default=None)
     calibrated = ([reference] if reference else []) + students
@@ -139,7 +140,7 @@ def build_report(run_dir: str | Path, corpus: Corpus, plan: dict[str, list[str]]
         "split": SPLIT,
         "label_names": names,
         "reference_teacher": reference.name if reference else None,
-        "inference": str(inference) if inference else None,
+        "inference": str(inference) if inference and latency else None,
         "summary": {name: summary_row(stage, labels, reference, teacher, latency.get(name))
                     for name, stage in stages.items()},
         "left_out": left_out,
