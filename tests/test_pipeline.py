@@ -251,6 +251,10 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
     assert second["teacher"]["skipped"] and second["teacher"]["test/acc"] == first["teacher"]["test/acc"]
     table = (tmp_path / "first" / "comparison.md").read_text()
     assert all(f"| {name} |" in table for name in stages)
+    for name in stages:  # records and stores name paths relative to the run, never this machine's
+        record = (tmp_path / "first" / name / "metrics.json").read_text()
+        manifest = json.dumps(LogitStore.load(tmp_path / "first" / name / "logits.npz").manifest)
+        assert str(tmp_path) not in record and str(tmp_path) not in manifest, name
 
     monkeypatch.setattr("distill.cli.pipeline.run", lambda cfg: pytest.fail(f"{cfg.model.name} must not re-run"))
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
