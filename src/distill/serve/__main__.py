@@ -1,0 +1,3 @@
+from distill.cli.serve import main
+
+main()
