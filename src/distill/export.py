@@ -34,7 +34,7 @@ from distill.atomic import atomic_path, write_bytes, write_text
 from distill.errors import UserError
 from distill.logit_store import file_sha256
 from distill.module import ClassifierModule
-from distill.serving.predictors import artefact, stage_record
+from distill.serving.predictors import artefact, is_current, stage_record  # noqa: F401 (is_current: re-exported)
 from distill.serving.preprocessing import Preprocessing
 from distill.web_export import export_web, is_tfidf_student
 
@@ -75,18 +75,6 @@ def verify(net: nn.Module, preprocessing: Preprocessing, path: Path) -> float:
     if not difference < TOLERANCE:
         raise RuntimeError(f"{path}: ONNX and PyTorch logits differ by {difference:.2e}")
     return difference
-
-
-def is_current(stage: Path, out: Path) -> bool:
-    """Whether ``out`` holds a complete export of the stage's present best checkpoint.
-
-    A stage re-run in the same folder (new settings) leaves its old export behind: serving or
-    timing that graph would silently stand for a model the stage no longer holds.
-    """
-    manifest = out / "manifest.json"
-    record = stage_record(stage)
-    return (manifest.is_file() and record.get("checkpoint") is not None
-            and json.loads(manifest.read_text()).get("checkpoint_sha256") == record["checkpoint"]["sha256"])
 
 
 def export_stage(stage: Path, out: Path) -> Path:

@@ -64,7 +64,7 @@ def export_web(stage: Path, path: Path) -> Path:
     weight = net.weight.weight.detach().float().numpy()  # (vocab, classes)
     document = {
         "format": FORMAT,
-        "model": record["model"],
+        "model": path.stem,  # the name it is served under: the stage's, as for its ONNX export
         "stage": stage.name,
         "checkpoint_sha256": file_sha256(checkpoint),
         "labels": spec["labels"],

@@ -1,27 +1,33 @@
 """``python -m distill.serve <run or export folder>`` / ``distill-serve``: the web page and JSON API.
 
-Loads every model of the folder once (``distill.serve.models``), prints the URL to open, then
-serves ``distill.serve.app`` with uvicorn until Ctrl+C. It listens on 127.0.0.1 (this machine
-only) unless ``--host`` says otherwise; ``--port 0`` takes a free port. The run's config
-(``.hydra/config.yaml``) gives the val split on which the students' ensemble weight is fitted.
+A child process prepares the folder (ONNX and browser exports, the students' ensemble weight
+fitted on the val split that the run's ``.hydra/config.yaml`` names), so PyTorch, Hydra and the
+corpus never stay in the server's memory. Then every model is loaded once
+(``distill.serve.models``), the URL to open is printed, and ``distill.serve.app`` is served with
+uvicorn until Ctrl+C. It listens on 127.0.0.1 (this machine only) unless ``--host`` says
+otherwise; ``--port 0`` takes a free port.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import socket
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
-from distill.cli.config import load_splits
 from distill.console import user_errors
 from distill.data.corpus import Corpus
 from distill.errors import UserError
+from distill.serve.models import Prepared, load_folder, prepare
 
 
 def run_splits(folder: Path) -> dict[str, Corpus] | None:
     """The run's val and test splits, or None (with a line saying why) when they cannot be read."""
+    from omegaconf import OmegaConf
+
+    from distill.cli.config import load_splits
+
     config = folder / ".hydra" / "config.yaml"
     if not config.is_file():
         return None
@@ -30,6 +36,11 @@ def run_splits(folder: Path) -> dict[str, Corpus] | None:
     except (UserError, OSError) as error:
         print(f"[serve] the run's data did not load ({error}): run from the folder pipeline.py ran in")
         return None
+
+
+def prepare_folder(folder: Path) -> Prepared:
+    """``prepare`` with the run's own splits; run in a child process."""
+    return prepare(folder, lambda: run_splits(folder))
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -53,9 +64,10 @@ def main(argv: list[str] | None = None) -> None:
         import uvicorn
 
         from distill.serve.app import create_app
-        from distill.serve.models import load_folder
 
-        catalogue = load_folder(args.folder, lambda: run_splits(args.folder))
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+            prepared = child.submit(prepare_folder, args.folder).result()
+        catalogue = load_folder(args.folder, prepared)
         for note in catalogue.notes:
             print(f"[serve] {note}")
         for name, served in catalogue.models.items():

@@ -8,7 +8,7 @@
 The body of /predict is read here rather than by FastAPI, so that each bad request (wrong
 content type, over the size limit, not UTF-8, not JSON, bad fields, unknown models) gets its
 own 4xx with the problem and the fix. Models run in the threadpool, one call at a time each
-(``distill.serve.models.locked``). Nothing loads from another origin: the page's files come from
+(``distill.serve.models.Served``). Nothing loads from another origin: the page's files come from
 ``static/`` only, which ``Content-Security-Policy: default-src 'self'`` enforces in the
 browser; FastAPI's /docs page (Swagger UI from a CDN) is off.
 """

@@ -32,7 +32,8 @@ class ModelResult(BaseModel):
     runtime: str
     label: str
     top: list[TopClass]
-    latency_ms: float = Field(description="time the model took for this text on the server")
+    latency_ms: float = Field(description="time the model took for this text on the server (the ensemble's "
+                                          "includes waits for its members)")
     truncated: bool = Field(description="whether the text was longer than max_length tokens (the rest was not read)")
     max_length: int | None
     vs_teacher: Comparison | None = Field(description="null for the teacher, or when it was not asked for")

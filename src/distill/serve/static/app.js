@@ -31,6 +31,7 @@ const EXAMPLES = [
 const $ = (id) => document.getElementById(id);
 let served = [];
 let student = null;
+let answered = 0; // body[data-answered] counts finished submits, for tests to wait on
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -110,6 +111,7 @@ async function classify(event) {
     $("error").hidden = false;
   } finally {
     button.disabled = false;
+    document.body.dataset.answered = String(++answered);
   }
 }
 
