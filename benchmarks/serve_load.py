@@ -5,9 +5,10 @@
 Starts ``python -m distill.serve`` on a free local port in its own process (as a user would),
 warms every student up, then sends the requests from C threads, each asking for the students
 only (``models``: the students and their ensemble, no teacher, no classic baseline). Prints
-p50/p95 of each model's latency as the server measured it (lock waits included: that is what a
-request waits under load) and of whole requests, the number of failed requests, and the
-server's resident memory after warm-up and after the run; writes the same as JSON (default
+p50/p95 of each model's latency as the server measured it (its compute, not the wait for its
+lock; the ensemble's includes waits for its members) and of whole requests as the client saw
+them (queueing included), the number of failed requests, and the server's resident memory
+after warm-up and after the run; writes the same as JSON (default
 ``benchmarks/results/serve_load.json``). Run it from the repository root: the run's config
 names its data relative to it.
 """

@@ -23,7 +23,7 @@ from distill.cli.serve import main as serve_main, run_splits  # noqa: E402
 from distill.errors import UserError  # noqa: E402
 from distill.export import export_run, main as export_main  # noqa: E402
 from distill.serve.app import create_app  # noqa: E402
-from distill.serve.models import ENSEMBLE, load_folder  # noqa: E402
+from distill.serve.models import ENSEMBLE, load_folder, prepare  # noqa: E402
 from distill.serving import from_onnx  # noqa: E402
 from distill.serving.preprocessing import TfidfTransform  # noqa: E402
 from distill.student_ensemble import GRID  # noqa: E402
@@ -40,7 +40,7 @@ TEXTS = ["engine", "Pixel RENDER, shader!", "orbit rocket engine brake caf\xe9 n
 
 @pytest.fixture(scope="module")
 def catalogue(serve_run: Path):
-    return load_folder(serve_run, lambda: run_splits(serve_run))
+    return load_folder(serve_run, prepare(serve_run, lambda: run_splits(serve_run)))
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +171,7 @@ def test_page_and_static_files_only(client: TestClient) -> None:
     assert page.status_code == 200 and '<script type="module" src="/static/app.js">' in page.text
     assert page.headers["content-security-policy"] == "default-src 'self'"
     assert "LogisticStudent" in client.get("/static/tfidf.js").text
-    assert client.get("/browser-model.json").json()["model"] == "logistic"
+    assert client.get("/browser-model.json").json()["model"] == "logistic_kd"
     for path in ("/static/../app.py", "/static/%2e%2e/app.py", "/static/%2E%2E/models.py", "/static/..%2fapp.py",
                  "/static/%2e%2e%2f%2e%2e%2fserve%2fapp.py", "/static/..%5capp.py", "/static//etc/passwd",
                  "/static/%2fetc%2fpasswd", "/app.py", "/static/../../../../pyproject.toml"):
@@ -235,10 +235,18 @@ def test_a_stage_without_a_model_is_skipped_with_a_note(serve_run: Path, tmp_pat
     catalogue = load_folder(run)
     assert set(catalogue.models) == SERVED - {"teacher"}
     assert "teacher: skipped, no model, only logits, reused from teacher_logits.npz" in catalogue.notes
-    assert f"{ENSEMBLE}: weight 0.5 (no val split at hand)" in catalogue.notes
+    assert f"{ENSEMBLE}: weight 0.5 on bilstm_kd (no val split at hand)" in catalogue.notes
     with TestClient(create_app(catalogue)) as client:
         body = post(client, {"text": "engine"}).json()
     assert body["teacher"] is None and all(row["vs_teacher"] is None for row in body["results"])
+
+
+def test_networks_without_a_current_export_run_in_pytorch(serve_run: Path, tmp_path: Path) -> None:
+    shutil.copytree(serve_run, tmp_path / "run", ignore=shutil.ignore_patterns("export"))
+    catalogue = load_folder(tmp_path / "run")
+    assert catalogue.models["bilstm_kd"].model.runtime == "pytorch" and catalogue.browser_model is None
+    assert "bilstm_kd: no current ONNX export, served in PyTorch" in catalogue.notes
+    assert not (tmp_path / "run" / "export").exists()  # loading alone writes nothing
 
 
 def test_an_export_folder_is_served_as_it_is(catalogue, serve_run: Path) -> None:
@@ -301,6 +309,14 @@ def test_the_real_server_serves_no_file_outside_static(live) -> None:
         status, body = raw_get(server.url, path)
         assert status in (400, 404), (path, status)
         assert b"create_app" not in body and b"root:" not in body and b"[project]" not in body
+
+
+def test_the_real_server_holds_no_pytorch(live) -> None:
+    """Exports and the ensemble weight were prepared by a child process: PyTorch never loads here."""
+    server, _, _ = live
+    maps = Path(f"/proc/{server.pid}/maps").read_text()
+    assert "libtorch" not in maps and "onnxruntime" in maps
+    assert any("fitted on val" in line for line in server.output)
 
 
 def test_the_real_server_writes_nothing_outside_its_run_folder(live, serve_run: Path) -> None:
