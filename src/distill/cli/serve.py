@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
             prepared = child.submit(prepare_folder, args.folder).result()
         catalogue = load_folder(args.folder, prepared)
+        for served in catalogue.models.values():  # the first text's latencies should not pay set-up costs
+            served.predict("warm up")
         for note in catalogue.notes:
             print(f"[serve] {note}")
         for name, served in catalogue.models.items():

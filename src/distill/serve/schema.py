@@ -60,7 +60,8 @@ class ModelInfo(BaseModel):
     size_mb: float
     params: int | None
     max_length: int | None
-    test_acc: float | None = Field(description="from the stage's metrics.json (the ensemble's: its members' test logits)")
+    test_acc: float | None = Field(description="from the stage's metrics.json "
+                                               "(the ensemble's: from its members' test logits)")
 
 
 class ModelsResponse(BaseModel):
