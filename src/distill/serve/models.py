@@ -34,7 +34,7 @@ from distill.probability import softmax
 from distill.serving import LoadedModel, average, from_checkpoint, from_onnx, from_sklearn
 from distill.serving.predictors import is_current, stage_record
 from distill.student_ensemble import blend, fit_weight
-from distill.web_export import is_current_web, is_tfidf_student
+from distill.web_export import export_web, is_current_web, is_tfidf_student
 
 ENSEMBLE, ENSEMBLE_MEMBERS = "students_ensemble", ("bilstm_kd", "logistic_kd")
 ROLES = ("teacher", "student", "ensemble", "classic")  # the order of the page's cards
@@ -125,8 +125,6 @@ def prepare(folder: str | Path, splits: Splits) -> Prepared:
     if (stage := browser_stage(run, stages)) is not None:
         path = run / "export" / "web" / f"{export_name(run, stage)}.json"
         if not is_current_web(stage, path):
-            from distill.web_export import export_web
-
             export_web(stage, path)
     names = {export_name(run, stage) for stage in stages}
     if set(ENSEMBLE_MEMBERS) <= names and (corpora := splits()) is not None:
