@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import random
+import sys
 import tarfile
+from types import ModuleType
 from pathlib import Path
 
 import pytest
@@ -108,3 +111,41 @@ def make_cfg(tmp_path: Path, archive: Path, overrides: list[str] = ()) -> DictCo
             cfg.model.module.net.pretrained = None
             cfg.model.module.net.config = dict(TINY_TEACHER)
     return cfg
+
+
+def benchmark_module(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` imported as module ``name`` (it may import its neighbours loaded this way)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+SERVE_BILSTM = ["model=bilstm", "model.module.net.embedding_init=null", "+model.module.net.embedding_dim=16",
+                "model.module.net.hidden_size=16", "model.module.net.head_size=16"]
+SERVE_STAGES = {  # in this order: the distilled students read the teacher's logits
+    "teacher": ["model=teacher_minilm", "model.module.lr=5e-3", "model.batch_size=8"],
+    "logistic_kd": ["model=logistic", "distill=kl"],
+    "bilstm_kd": [*SERVE_BILSTM, "distill=kl"],
+    "sk_complementnb": ["model=sk_complementnb", "model.out_of_fold=2"],
+}
+
+
+@pytest.fixture(scope="session")
+def serve_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> Path:
+    """A pipeline-shaped run for the web server: teacher, two distilled students, a classic model, its config."""
+    from omegaconf import OmegaConf
+
+    from distill.cli.runners import run
+
+    root = tmp_path_factory.mktemp("serve")
+    for stage, overrides in SERVE_STAGES.items():
+        cfg = make_cfg(root / "scratch", corpus_archive, [*overrides, "trainer.max_epochs=2"])
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(root / "run" / stage)
+        run(cfg)
+        if stage == "teacher":
+            (root / "run" / ".hydra").mkdir(parents=True)
+            OmegaConf.save(cfg, root / "run" / ".hydra" / "config.yaml")
+    return root / "run"

@@ -2,12 +2,14 @@
 
     python -m distill.export logs/pipeline/<time>            # -> logs/pipeline/<time>/export/<stage>/
     python -m distill.export logs/train/<time> --out models/  # a single train.py run
+    python -m distill.export logs/pipeline/<time> --format web  # -> <run>/export/web/<stage>.json
 
 Every stage whose ``metrics.json`` names a Lightning checkpoint becomes ``<out>/<stage>/``
 with ``model.onnx`` (float32, opset 18, dynamic batch and sequence axes), the preprocessing
 files (``features.json`` records the text cleaning too) and ``manifest.json``;
 ``distill.serving.load`` serves it. Each graph is checked against PyTorch on inputs of a
-shape it was not traced with.
+shape it was not traced with. ``--format web`` writes each logistic student as one JSON file
+for the browser instead (``distill.web_export``).
 
 The net decides how it is exported, so a new net needs no change here: ``onnx_graph()``
 (when it has one) gives an export-friendly module computing the same function, and
@@ -32,8 +34,9 @@ from distill.atomic import atomic_path, write_bytes, write_text
 from distill.errors import UserError
 from distill.logit_store import file_sha256
 from distill.module import ClassifierModule
-from distill.serving.predictors import artefact, stage_record
+from distill.serving.predictors import artefact, is_current, stage_record  # noqa: F401 (is_current: re-exported)
 from distill.serving.preprocessing import Preprocessing
+from distill.web_export import export_web, is_tfidf_student
 
 OPSET = 18
 TOLERANCE = 1e-4
@@ -72,18 +75,6 @@ def verify(net: nn.Module, preprocessing: Preprocessing, path: Path) -> float:
     if not difference < TOLERANCE:
         raise RuntimeError(f"{path}: ONNX and PyTorch logits differ by {difference:.2e}")
     return difference
-
-
-def is_current(stage: Path, out: Path) -> bool:
-    """Whether ``out`` holds a complete export of the stage's present best checkpoint.
-
-    A stage re-run in the same folder (new settings) leaves its old export behind: serving or
-    timing that graph would silently stand for a model the stage no longer holds.
-    """
-    manifest = out / "manifest.json"
-    record = stage_record(stage)
-    return (manifest.is_file() and record.get("checkpoint") is not None
-            and json.loads(manifest.read_text()).get("checkpoint_sha256") == record["checkpoint"]["sha256"])
 
 
 def export_stage(stage: Path, out: Path) -> Path:
@@ -128,8 +119,9 @@ def exportable(run: Path) -> list[Path]:
             and (stage / stage_record(stage)["checkpoint"]["path"]).is_file()]
 
 
-def export_run(run: str | Path, out: str | Path | None = None) -> list[Path]:
-    """Export every stage of ``run`` to ``out`` (default ``<run>/export``); returns the folders."""
+def export_run(run: str | Path, out: str | Path | None = None, format: str = "onnx") -> list[Path]:
+    """Export every stage of ``run`` to ``out`` (default ``<run>/export``); returns the folders
+    (``format="web"``: the JSON files of its logistic students, under ``<out>/web/``)."""
     run = Path(run)
     if not run.is_dir():
         raise UserError(f"{run} is not a folder: give a pipeline.py run folder (logs/pipeline/<time>) "
@@ -139,11 +131,18 @@ def export_run(run: str | Path, out: str | Path | None = None) -> list[Path]:
     if not found:
         raise UserError(f"{run} holds no trained network with its checkpoint (classic models and committed "
                         "runs with logits only are not exported): give a run folder of train.py or pipeline.py")
+    if format == "web":
+        found = [stage for stage in found if is_tfidf_student(stage)]
+        if not found:
+            raise UserError(f"{run} holds no logistic (TF-IDF) student: --format web exports only those")
     exported = []
     for stage in found:
-        target = out / (stage.name if stage != run else stage_record(run)["model"])
-        exported.append(export_stage(stage, target))
-        print(f"[export] {stage} -> {target}")
+        name = stage.name if stage != run else stage_record(run)["model"]
+        if format == "web":
+            exported.append(export_web(stage, out / "web" / f"{name}.json"))
+        else:
+            exported.append(export_stage(stage, out / name))
+        print(f"[export] {stage} -> {exported[-1]}")
     return exported
 
 
@@ -152,12 +151,14 @@ def main(argv: list[str] | None = None) -> None:
                                      usage="%(prog)s <run> [--out DIR] [--debug]")
     parser.add_argument("run", type=Path, help="a pipeline.py run folder, or one train.py run folder")
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: <run>/export)")
+    parser.add_argument("--format", choices=("onnx", "web"), default="onnx",
+                        help="onnx: every network, for distill.serving; web: logistic students as JSON for a browser")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
     from distill.console import user_errors
 
     with user_errors(parser, args.debug):
-        export_run(args.run, args.out)
+        export_run(args.run, args.out, args.format)
 
 
 if __name__ == "__main__":

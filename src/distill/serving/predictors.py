@@ -94,6 +94,19 @@ def artefact(stage: Path, record: dict) -> Path:
     return path
 
 
+def is_current(stage: Path, out: Path) -> bool:
+    """Whether ``out`` holds a complete export of the stage's present best checkpoint.
+
+    A stage re-run in the same folder (new settings) leaves its old export behind: serving or
+    timing that graph would silently stand for a model the stage no longer holds. Here, not in
+    ``distill.export``, so that checking needs no PyTorch.
+    """
+    manifest = out / "manifest.json"
+    record = stage_record(stage)
+    return (manifest.is_file() and record.get("checkpoint") is not None
+            and json.loads(manifest.read_text()).get("checkpoint_sha256") == record["checkpoint"]["sha256"])
+
+
 def from_checkpoint(stage: str | Path, threads: int | None = None) -> LoadedModel:
     """Eager PyTorch: the stage's best checkpoint, float32, eval mode, under ``inference_mode``."""
     import torch
