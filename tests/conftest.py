@@ -132,16 +132,14 @@ SERVE_STAGES = {  # in this order: the distilled students read the teacher's log
 }
 
 
-@pytest.fixture(scope="session")
-def serve_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> Path:
-    """A pipeline-shaped run for the web server: teacher, two distilled students, a classic model, its config."""
+def pipeline_shaped_run(root: Path, archive: Path, stages: dict[str, list[str]], *extra: str) -> Path:
+    """The stages trained in order into ``root/run/<stage>``, with the teacher's config saved as the run's."""
     from omegaconf import OmegaConf
 
     from distill.cli.runners import run
 
-    root = tmp_path_factory.mktemp("serve")
-    for stage, overrides in SERVE_STAGES.items():
-        cfg = make_cfg(root / "scratch", corpus_archive, [*overrides, "trainer.max_epochs=2"])
+    for stage, overrides in stages.items():
+        cfg = make_cfg(root / "scratch", archive, [*overrides, *extra])
         with open_dict(cfg):
             cfg.paths.output_dir = str(root / "run" / stage)
         run(cfg)
@@ -149,3 +147,9 @@ def serve_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) ->
             (root / "run" / ".hydra").mkdir(parents=True)
             OmegaConf.save(cfg, root / "run" / ".hydra" / "config.yaml")
     return root / "run"
+
+
+@pytest.fixture(scope="session")
+def serve_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> Path:
+    """A pipeline-shaped run for the web server: teacher, two distilled students, a classic model, its config."""
+    return pipeline_shaped_run(tmp_path_factory.mktemp("serve"), corpus_archive, SERVE_STAGES, "trainer.max_epochs=2")

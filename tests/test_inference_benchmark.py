@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig
 
-from conftest import GROUPS, ROOT, TINY_TEACHER, make_cfg
+from conftest import GROUPS, ROOT, TINY_TEACHER, pipeline_shaped_run
 from distill.pretrained import resolve_pretrained
-from distill.cli.runners import run
 
 SCRIPT = ROOT / "benchmarks" / "inference.py"
 BILSTM = ["model=bilstm", "model.module.net.embedding_init=null", "+model.module.net.embedding_dim=16",
@@ -46,16 +45,7 @@ def benchmark(run_dir: Path, out: Path, *extra: str) -> tuple[dict, str]:
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> Path:
     """Teacher, two distilled students and a classic baseline, trained for one epoch, not exported."""
-    root = tmp_path_factory.mktemp("inference")
-    for stage, overrides in STAGES.items():
-        cfg = make_cfg(root / "scratch", corpus_archive, overrides)  # one epoch
-        with open_dict(cfg):
-            cfg.paths.output_dir = str(root / "run" / stage)
-        run(cfg)
-        if stage == "teacher":
-            (root / "run" / ".hydra").mkdir(parents=True)
-            OmegaConf.save(cfg, root / "run" / ".hydra" / "config.yaml")
-    return root / "run"
+    return pipeline_shaped_run(tmp_path_factory.mktemp("inference"), corpus_archive, STAGES)
 
 
 @pytest.fixture(scope="module")
