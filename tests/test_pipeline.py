@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from conftest import CONFIG_DIR, TINY_TEACHER, make_cfg
 from distill.cli.config import data_module, teacher_spec
 from distill.cli.runners import run, signature_of
+from distill.errors import UserError
 from distill.logit_store import LogitStore, LogitStoreError
 from distill.module import ClassifierModule
 
@@ -172,6 +173,12 @@ def test_tampered_logits_are_refused(teacher_run, tmp_path: Path) -> None:
         LogitStore.load(tampered)
 
 
+def test_a_teacher_with_hidden_labels_is_refused(tmp_path: Path, corpus_archive: Path) -> None:
+    cfg = make_cfg(tmp_path, corpus_archive, ["model=teacher_minilm", "data.labelled_fraction=0.5"])
+    with pytest.raises(UserError, match="data.labelled_fraction=1.0 for the teacher"):
+        run(cfg)
+
+
 def test_a_hard_label_run_does_not_read_a_store_it_does_not_need(teacher_run, tmp_path: Path) -> None:
     """alpha=0: a store made for other data neither fails the run nor gives it a stale agreement."""
     cfg = make_cfg_like(teacher_run[0], tmp_path, "model=logistic", "distill=none", "data.val_fraction=0.3")
@@ -260,6 +267,7 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         resumed = run_pipeline(stages, overrides, tmp_path / "first")
     assert all(resumed[name]["skipped"] for name in stages)
+    assert checkpoint_of(tmp_path / "first" / "teacher").is_file()  # its own run, not the store's copy
     assert resumed["logistic_kd"]["test/acc"] == first["logistic_kd"]["test/acc"]
 
     rerun = []
@@ -307,6 +315,7 @@ def test_teacher_ckpt_path_caches_a_trained_teacher_without_fitting(
     again = make_cfg(tmp_path, Path(cfg.data.archive), [
         "model=teacher_minilm", f"teacher.ckpt_path={checkpoint}", f"teacher.logits={tmp_path / 'again.npz'}"])
     metrics = run(again)
+    assert checkpoint_of(again.paths.output_dir).parent == Path(again.paths.output_dir) / "checkpoints"  # a copy
     first, second = LogitStore.load(cfg.teacher.logits), LogitStore.load(tmp_path / "again.npz")
     assert metrics["test/acc"] == teacher_run[1]["test/acc"]
     assert metrics["val/acc_best"] == pytest.approx(teacher_run[1]["val/acc_best"])

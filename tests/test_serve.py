@@ -26,7 +26,10 @@ from distill.serve.app import create_app  # noqa: E402
 from distill.serve.models import ENSEMBLE, load_folder, prepare  # noqa: E402
 from distill.serving import from_onnx  # noqa: E402
 from distill.serving.preprocessing import TfidfTransform  # noqa: E402
-from distill.student_ensemble import GRID  # noqa: E402
+from distill.evaluation import mean_cosine, mean_kl  # noqa: E402
+from distill.logit_store import LogitStore  # noqa: E402
+from distill.probability import softmax  # noqa: E402
+from distill.student_ensemble import GRID, blend  # noqa: E402
 
 serve_common = benchmark_module("serve_common")
 
@@ -70,7 +73,12 @@ def test_every_model_is_loaded_once_in_its_fastest_runtime(catalogue, serve_run:
     for name in ("teacher", "logistic_kd", "sk_complementnb"):
         recorded = json.loads((serve_run / name / "metrics.json").read_text())["metrics"]["test/acc"]
         assert models[name].test_acc == recorded
-    assert 0 <= models[ENSEMBLE].test_acc <= 1
+    # The ensemble's accuracy: both students' stored test logits, blended with the fitted weight.
+    test = run_splits(serve_run)["test"]
+    first, second = (softmax(LogitStore.load(serve_run / name / "logits.npz").aligned("test", test.ids))
+                     for name in ("bilstm_kd", "logistic_kd"))
+    expected = float(np.mean(blend(first, second, weight).argmax(1) == test.labels))
+    assert models[ENSEMBLE].test_acc == pytest.approx(expected, abs=1e-6)
 
 
 def test_predict_gives_every_model_compared_with_the_teacher(client: TestClient, catalogue, serve_run: Path) -> None:
@@ -93,6 +101,9 @@ def test_predict_gives_every_model_compared_with_the_teacher(client: TestClient,
     direct = from_onnx(serve_run / "export" / "logistic_kd").predict_proba([TEXTS[2]])[0]
     served = {entry["label"]: entry["prob"] for entry in rows["logistic_kd"]["top"]}
     np.testing.assert_allclose([served[label] for label in sorted(GROUPS)], direct, atol=1e-6)
+    teacher = from_onnx(serve_run / "export" / "teacher").predict_proba([TEXTS[2]])
+    assert rows["logistic_kd"]["vs_teacher"]["cosine"] == pytest.approx(mean_cosine(direct[None], teacher), abs=1e-5)
+    assert rows["logistic_kd"]["vs_teacher"]["kl"] == pytest.approx(mean_kl(teacher, direct[None]), abs=1e-5)
     summary = body["summary"]
     if summary is not None:
         assert rows[summary["model"]]["vs_teacher"]["agrees"]

@@ -148,7 +148,7 @@ def export_run(run: str | Path, out: str | Path | None = None, format: str = "on
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m distill.export", description=__doc__.splitlines()[0],
-                                     usage="%(prog)s <run> [--out DIR] [--debug]")
+                                     usage="%(prog)s <run> [--out DIR] [--format onnx|web] [--debug]")
     parser.add_argument("run", type=Path, help="a pipeline.py run folder, or one train.py run folder")
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: <run>/export)")
     parser.add_argument("--format", choices=("onnx", "web"), default="onnx",

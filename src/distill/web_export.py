@@ -48,14 +48,13 @@ def is_current_web(stage: Path, path: Path) -> bool:
 def export_web(stage: Path, path: Path) -> Path:
     """Write the stage's TF-IDF settings and linear weights to ``path`` (atomically)."""
     from distill.module import ClassifierModule
-    from distill.nets import BagLinearNet
 
     record = stage_record(stage)
     checkpoint = artefact(stage, record)
     net = ClassifierModule.load_from_checkpoint(checkpoint, map_location="cpu").net
-    if not isinstance(net, BagLinearNet):
-        raise UserError(f"{stage}: its net is {type(net).__name__}, not the logistic BagLinearNet: "
-                        "--format web exports logistic students only")
+    if not hasattr(net, "linear_weights"):
+        raise UserError(f"{stage}: its net {type(net).__name__} is not linear over its features "
+                        "(no linear_weights()): --format web exports logistic students only")
     spec = json.loads((stage / record["features"] / "features.json").read_text())
     if spec["token_pattern"] != TOKEN_PATTERN or spec["norm"] not in ("l2", None):
         raise UserError(f"{stage}: TF-IDF with token_pattern {spec['token_pattern']!r} and norm {spec['norm']!r} "
@@ -63,7 +62,7 @@ def export_web(stage: Path, path: Path) -> Path:
     terms = [""] * len(spec["vocabulary"])
     for term, column in spec["vocabulary"].items():
         terms[column] = term
-    weight = net.weight.weight.detach().float().numpy()  # (vocab, classes)
+    weight, bias = net.linear_weights()  # (vocab, classes), (classes,)
     document = {
         "format": FORMAT,
         "model": path.stem,  # the name it is served under: the stage's, as for its ONNX export
@@ -80,7 +79,7 @@ def export_web(stage: Path, path: Path) -> Path:
         "terms": terms,
         "idf": float32_base64(np.asarray(spec["idf"])),
         "weights": float32_base64(weight),
-        "bias": float32_base64(net.bias.detach().float().numpy()),
+        "bias": float32_base64(bias),
     }
     write_text(path, json.dumps(document, ensure_ascii=False, separators=(",", ":")))
     return path

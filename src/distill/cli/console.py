@@ -20,5 +20,5 @@ def report_user_error(error: Exception, output_dir: str) -> None:
         return
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         return
-    print(f"error: {error}\n(the failed run's folder, with its metrics.json: {output_dir})", file=sys.stderr)
+    print(f"error: {error}\n(the failed run's folder: {output_dir})", file=sys.stderr)
     sys.exit(2)

@@ -94,17 +94,14 @@ def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
     """Metrics of the stage's earlier run when it completed with this signature on this data, else None."""
     output_dir = Path(cfg.paths.output_dir)
     signature = signature_of(cfg)
-    if cfg.model.role == "teacher" and Path(cfg.teacher.logits).is_file():
-        return reused_teacher(cfg, signature)
     summary_path, logits_path = output_dir / "metrics.json", output_dir / "logits.npz"
-    if not (summary_path.is_file() and logits_path.is_file()):
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() and logits_path.is_file() else {}
+    if summary.get("status") != "completed" or summary.get("signature") != signature:
+        if cfg.model.role == "teacher" and Path(cfg.teacher.logits).is_file():
+            return reused_teacher(cfg, signature)  # a store made elsewhere, with or without its checkpoint
+        if summary.get("status") == "completed":
+            log.info(f"[pipeline] {output_dir.name}: earlier run had other settings or input logits, re-running")
         return None  # nothing to reuse: do not read the corpus just to say so
-    summary = json.loads(summary_path.read_text())
-    if summary.get("status") != "completed":
-        return None
-    if summary.get("signature") != signature:
-        log.info(f"[pipeline] {output_dir.name}: earlier run had other settings or input logits, re-running")
-        return None
     splits = load_splits(cfg)
     try:
         store = LogitStore.load(logits_path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -54,6 +55,9 @@ def distils(cfg: DictConfig) -> bool:
 def fit_lightning(cfg: DictConfig, signature: str) -> Fitted:
     """Fit the teacher or a student, test its best checkpoint; the teacher also writes its store."""
     is_teacher = cfg.model.role == "teacher"
+    if is_teacher and cfg.data.get("labelled_fraction", 1.0) < 1.0:
+        raise UserError("the teacher trains on every training label, and students verify its logits against the "
+                        "full split: set data.labelled_fraction=1.0 for the teacher's stage")
     loss = None if is_teacher else instantiate(cfg.distill)
     spec = teacher_spec(cfg)
     datamodule = data_module(cfg, features=instantiate(cfg.model.features),
@@ -68,8 +72,12 @@ def fit_lightning(cfg: DictConfig, signature: str) -> Fitted:
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
-    if is_teacher and spec.ckpt_path:
-        checkpoint = spec.ckpt_path  # an already fine-tuned teacher: evaluate and store its logits
+    if is_teacher and spec.ckpt_path:  # an already fine-tuned teacher: evaluate and store its logits
+        checkpoint = str(Path(cfg.paths.output_dir) / "checkpoints" / Path(spec.ckpt_path).name)
+        if trainer.is_global_zero:  # a copy in the run folder, so the run's record never points outside it
+            Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(spec.ckpt_path, checkpoint)
+        trainer.strategy.barrier()
         trainer.validate(model, datamodule=datamodule, ckpt_path=checkpoint, verbose=False)
     else:
         trainer.fit(model, datamodule=datamodule)

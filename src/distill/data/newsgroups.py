@@ -100,7 +100,7 @@ def build_splits(
     else:
         unknown = sorted(set(categories) - set(all_groups))
         if unknown:
-            raise ValueError(f"data.categories has unknown newsgroups {unknown}; known: {all_groups}")
+            raise UserError(f"data.categories has unknown newsgroups {unknown}; known: {all_groups}")
         label_names = sorted(set(categories))
     label_of = {name: index for index, name in enumerate(label_names)}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,6 +21,10 @@ class BagLinearNet(nn.Module):
 
     def forward(self, indices: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         return self.weight(indices, offsets, per_sample_weights=weights) + self.bias
+
+    def linear_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """``W`` (vocabulary, classes) and ``b`` (classes,) as float32: what a browser needs to run it."""
+        return self.weight.weight.detach().float().numpy(), self.bias.detach().float().numpy()
 
     def onnx_graph(self) -> nn.Module:
         """The same function without EmbeddingBag, which ONNX exporters turn into a slow Loop."""

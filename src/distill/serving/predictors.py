@@ -199,11 +199,17 @@ def load(path: str | Path, runtime: str | None = None, threads: int | None = Non
     ``runtime`` forces one; a stage folder's checkpoint loads in PyTorch.
     """
     path = Path(path)
-    if runtime == "onnxruntime" or (runtime is None and (path / "manifest.json").is_file()):
+    if runtime not in (None, *RUNTIMES):
+        raise UserError(f"runtime={runtime!r} is not one of {RUNTIMES}")
+    if (path / "manifest.json").is_file() and runtime in (None, "onnxruntime"):
         return from_onnx(path, threads)
     record = stage_record(path)
-    formats = {"lightning": from_checkpoint, "sklearn": from_sklearn}
+    formats = {"lightning": (from_checkpoint, "pytorch"), "sklearn": (from_sklearn, "sklearn")}
     kind = (record.get("checkpoint") or {}).get("format")
     if kind not in formats:
         raise UserError(f"{path}: its run saved no model to serve (only logits)")
-    return formats[kind](path, threads)
+    loader, native = formats[kind]
+    if runtime not in (None, native):
+        raise UserError(f"{path} holds a {kind} model, which runs in {native}, not {runtime}: "
+                        "for ONNX Runtime give its export folder (python -m distill.export <run>)")
+    return loader(path, threads)

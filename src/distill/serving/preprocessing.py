@@ -2,8 +2,8 @@
 
 ``features.json`` (written by the training features, ``distill.features``) names its
 ``kind``, the labels, the text cleaning the data module applied (``cleaning``: e.g. strip
-Usenet headers, footers and quotes) and what the transform needs. ``load_preprocessing``
-turns it into a callable that cleans raw texts the way training did, then encodes them.
+Usenet headers, footers and quotes) and what the transform needs.
+``Preprocessing`` turns it into a callable that cleans raw texts the way training did, then encodes them.
 """
 
 from __future__ import annotations
