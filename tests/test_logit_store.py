@@ -123,7 +123,7 @@ def test_a_format_1_store_still_loads_as_format_2(kind: str, tmp_path: Path) -> 
     np.savez(tmp_path / "old.npz", ids_train=new.ids["train"], logits_train=new.logits["train"],
              manifest=np.array(json.dumps(manifest)))
     loaded = LogitStore.load(tmp_path / "old.npz")
-    assert loaded.source["kind"] == kind and "checkpoint" not in loaded.source
+    assert loaded.source["kind"] == kind and "checkpoint" not in loaded.source and "tokenizer_sha256" not in loaded.source
     assert loaded.source["model"] == {"student": "bilstm", "classic": "sk_logreg"}.get(kind, loaded.source["model"])
     assert loaded.manifest["format"] == 2 and "/somewhere" not in json.dumps(loaded.manifest)
 

@@ -81,6 +81,8 @@ def _upgrade(manifest: dict) -> dict:
     else:
         kind = "teacher" if old.get("tokenizer_sha256") else "student"
     model = old.pop("pretrained") if kind in ("classic", "student") else {"teacher": "teacher"}.get(kind, "teacher_ensemble")
+    # Format 1 hashed the tokenizer with the truncation state of its last use: not comparable, so not kept.
+    old.pop("tokenizer_sha256", None)
     manifest.pop("logits_sha256")
     return {**manifest, "format": FORMAT_VERSION, "source": {"kind": kind, "model": model, **old}}
 
