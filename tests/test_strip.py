@@ -149,3 +149,16 @@ def test_strip_message_rejects_plain_string_of_a_part() -> None:
     """A bare string is an iterable of characters, none of which is a part name."""
     with pytest.raises(ValueError, match=r"data\.remove"):
         strip_message("From: x\n\nbody\n", "headers")
+
+
+def test_serving_cleans_raw_messages_as_training_did(corpus_dir) -> None:
+    """A raw message through distill.serving's cleaning is the text training saw; a pasted text
+    without a header keeps its first paragraph."""
+    from distill.serving.preprocessing import clean
+
+    raw = [path.read_bytes().decode("latin-1") for path in sorted(corpus_dir.rglob("*")) if path.is_file()]
+    # 20news has messages whose first line is the tail of a folded Path: header.
+    raw.append(" agate!purdue!kari\nSubject: 130 meg drive\nFrom: kari@purdue.edu\n\nFor sale, barely used.\n")
+    assert clean(raw, {"strip": list(REMOVABLE)}) == [strip_message(text, REMOVABLE) for text in raw]
+    pasted = "The shuttle launch slipped a week.\n\nIt flew on Tuesday."
+    assert clean([pasted], {"strip": list(REMOVABLE)}) == ["The shuttle launch slipped a week."]

@@ -19,7 +19,10 @@ import numpy as np
 from distill.data.strip import strip_message
 
 Inputs = dict[str, np.ndarray]
-HEADER_LINE = re.compile(r"[\w-]+: ")  # a message's first line: "From: ...", "Subject: ..."
+# A Usenet header field, at the start of a line of the message's first block.
+HEADER_FIELD = re.compile(r"^(From|Subject|Newsgroups|Path|Organization|Lines|Message-ID|Date|Sender|Reply-To|"
+                          r"Distribution|NNTP-Posting-Host|Keywords|Summary|References|Followup-To|Expires|"
+                          r"Article-I\.D\.|X-[\w-]+): ", re.MULTILINE)
 
 
 class TfidfTransform:
@@ -126,13 +129,14 @@ class WordPieceTransform:
 def clean(texts: Sequence[str], cleaning: dict[str, list[str]]) -> list[str]:
     """Each text as training saw it (``cleaning["strip"]``: headers, footers, quotes).
 
-    A header is stripped only from a text that starts with one (``Name: value``): every
-    training message did, while a pasted sentence, which has none, would otherwise lose
-    everything before its first blank line.
+    A header (everything before the first blank line) is stripped only when that block holds a
+    Usenet header field (``From:``, ``Subject:``, ...): every training message had one, while a
+    pasted text, which has none, would otherwise lose its first paragraph.
     """
     strip = tuple(cleaning.get("strip", ()))
     without_header = tuple(part for part in strip if part != "headers")
-    return [strip_message(text, strip if HEADER_LINE.match(text) else without_header) for text in texts]
+    return [strip_message(text, strip if HEADER_FIELD.search(text.partition("\n\n")[0]) else without_header)
+            for text in texts]
 
 
 class Preprocessing:

@@ -9,7 +9,13 @@
 
 const WORD = "[\\p{L}\\p{N}_]";
 const TOKEN = new RegExp(`${WORD}{2,}`, "gu");
-const HEADER_LINE = new RegExp(`^[\\p{L}\\p{N}_-]+: `, "u"); // a message's first line: "From: ..."
+// A Usenet header field at the start of a line of the first block (HEADER_FIELD in preprocessing.py).
+const HEADER_FIELD = new RegExp(
+  "^(From|Subject|Newsgroups|Path|Organization|Lines|Message-ID|Date|Sender|Reply-To|" +
+    "Distribution|NNTP-Posting-Host|Keywords|Summary|References|Followup-To|Expires|" +
+    "Article-I\\.D\\.|X-[\\p{L}\\p{N}_-]+): ",
+  "mu",
+);
 const QUOTE_LINE = /(writes in|writes:|wrote:|says:|said:|^In article|^Quoted from|^\||^>)/;
 // What Python's str.strip() removes (str.isspace): not the same set as String.prototype.trim.
 const SPACE = "[\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
@@ -42,10 +48,12 @@ function stripQuotes(text) {
 
 const STRIPPERS = { headers: stripHeader, footers: stripFooter, quotes: stripQuotes };
 
-/** The text as training saw it; headers only come off a text that starts with one. */
+/** The text as training saw it; the header block only comes off when it holds a header field. */
 export function clean(text, cleaning) {
   const strip = (cleaning && cleaning.strip) || [];
-  const parts = HEADER_LINE.test(text) ? strip : strip.filter((part) => part !== "headers");
+  const blank = text.indexOf("\n\n");
+  const firstBlock = blank < 0 ? text : text.slice(0, blank);
+  const parts = HEADER_FIELD.test(firstBlock) ? strip : strip.filter((part) => part !== "headers");
   for (const part of ["headers", "footers", "quotes"]) {
     if (parts.includes(part)) text = STRIPPERS[part](text);
   }
