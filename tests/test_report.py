@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
 from conftest import make_cfg

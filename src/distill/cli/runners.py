@@ -30,7 +30,7 @@ from distill.console import without_progress_bar_off_a_terminal
 from distill.ensemble import fit_ensemble, save_unless_reproduced
 from distill.errors import UserError
 from distill.logit_store import LogitStore, file_sha256, load_verified
-from distill.module import ClassifierModule, predict_logits
+from distill.module import predict_logits
 from distill.nets.size import weights_size
 
 log = logging.getLogger("distill")
@@ -158,7 +158,8 @@ ROLES = {
 
 def role_of(cfg: DictConfig) -> Role:
     if cfg.model.role not in ROLES:
-        raise UserError(f"model.role={cfg.model.role} is not one of {sorted(ROLES)}: fix conf/model/{cfg.model.name}.yaml")
+        raise UserError(f"model.role={cfg.model.role} is not one of {sorted(ROLES)}: "
+                        f"fix conf/model/{cfg.model.name}.yaml")
     return ROLES[cfg.model.role]
 
 
