@@ -17,13 +17,16 @@ class Corpus:
     """Texts with integer labels and stable integer ids, all in one order.
 
     ``ids`` identify an example across runs (teacher logits are keyed by them);
-    ``labels`` index ``label_names``, with -1 meaning "no hard label".
+    ``labels`` index ``label_names``, with -1 meaning "no hard label". ``order`` is the
+    source's sort key in time (20 Newsgroups' article number, a CSV's ``order_column``);
+    ``None`` means the examples are already in that order.
     """
 
     ids: np.ndarray
     texts: list[str]
     labels: np.ndarray
     label_names: list[str]
+    order: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not (len(self.ids) == len(self.texts) == len(self.labels)):
@@ -33,6 +36,8 @@ class Corpus:
             )
         if len(np.unique(self.ids)) != len(self.ids):
             raise ValueError("Corpus ids must be unique: teacher logits are looked up by id")
+        if self.order is not None and len(self.order) != len(self.ids):
+            raise ValueError(f"Corpus order has {len(self.order)} keys for {len(self.ids)} examples")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -44,10 +49,37 @@ class Corpus:
             texts=[self.texts[i] for i in indices],
             labels=self.labels[indices],
             label_names=self.label_names,
+            order=None if self.order is None else self.order[indices],
         )
 
-    def split(self, fraction: float, seed: int) -> tuple[Corpus, Corpus]:
-        """Stratified (rest, held-out) split with ``fraction`` of the examples held out."""
+    def split(self, fraction: float, seed: int, ordered: bool = False) -> tuple[Corpus, Corpus]:
+        """(rest, held-out) split with ``fraction`` of the examples held out.
+
+        Random: a stratified sample. Ordered: the last ``fraction`` of each class in ``order``,
+        so that validation, like a test set of later postings, lies after what trains.
+        """
+        n_held_out = self._check_fraction(fraction)
+        if ordered:
+            return self._split_last(fraction)
+        rest, held_out = train_test_split(
+            np.arange(len(self)), test_size=n_held_out, random_state=seed, stratify=self._strata(n_held_out)
+        )
+        return self.subset(np.sort(rest)), self.subset(np.sort(held_out))
+
+    def _split_last(self, fraction: float) -> tuple[Corpus, Corpus]:
+        """Each class's last ``round(fraction * n)`` examples in ``order`` (at least one of two or more)."""
+        keys = np.arange(len(self)) if self.order is None else self.order
+        held_out = []
+        for label in np.unique(self.labels):
+            members = np.flatnonzero(self.labels == label)
+            members = members[np.argsort(keys[members], kind="stable")]
+            n_last = max(round(fraction * len(members)), 1) if len(members) >= 2 else 0
+            held_out.extend(members[len(members) - n_last :])
+        held_out = np.sort(np.asarray(held_out, dtype=np.int64))
+        return self.subset(np.setdiff1d(np.arange(len(self)), held_out)), self.subset(held_out)
+
+    def _check_fraction(self, fraction: float) -> int:
+        """The number of examples ``fraction`` holds out, refused when it is none or all of them."""
         if not 0.0 < fraction < 1.0:
             raise UserError(f"data.val_fraction must be in (0, 1), got {fraction}")
         n_held_out = math.ceil(fraction * len(self))
@@ -56,10 +88,7 @@ class Corpus:
                 f"data.val_fraction={fraction} holds out every training example (there are {len(self)}); "
                 "lower data.val_fraction or add training examples"
             )
-        rest, held_out = train_test_split(
-            np.arange(len(self)), test_size=n_held_out, random_state=seed, stratify=self._strata(n_held_out)
-        )
-        return self.subset(np.sort(rest)), self.subset(np.sort(held_out))
+        return n_held_out
 
     def sample(self, n: int, seed: int) -> Corpus:
         """A stratified sample of ``n`` examples (the whole corpus when ``n >= len``)."""
@@ -87,7 +116,7 @@ class Corpus:
                                    stratify=self._strata(n_kept))
         labels = np.full(len(self), -1, dtype=self.labels.dtype)
         labels[kept] = self.labels[kept]
-        return Corpus(self.ids, self.texts, labels, self.label_names)
+        return Corpus(self.ids, self.texts, labels, self.label_names, self.order)
 
     def _strata(self, n_drawn: int) -> np.ndarray | None:
         """Stratify on labels when every class can appear on both sides, else split at random."""

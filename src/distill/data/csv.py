@@ -97,11 +97,13 @@ class CsvDataModule(TextDataModule):
         text_column: str = "text",
         label_column: str = "label",
         id_column: str | None = None,
+        order_column: str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.files = {"train": train_file, "test": test_file}
         self.text_column, self.label_column, self.id_column = text_column, label_column, id_column
+        self.order_column = order_column
 
     def load_corpus(self) -> tuple[Corpus, Corpus]:
         records = {split: read_records(path) for split, path in self.files.items()}
@@ -123,10 +125,26 @@ class CsvDataModule(TextDataModule):
                 labels=np.asarray([label_of[str(row[self.label_column])] for _, row in records[split]],
                                   dtype=np.int64),
                 label_names=label_names,
+                order=self._order(split, records[split]),
             )
             for split in ("train", "test")
         )
         return train, test
+
+    def _order(self, split: str, rows: list[Record]) -> np.ndarray | None:
+        """``order_column``'s values, as numbers when every one is a number, else as text (ISO dates
+        sort as text); None without the column, which leaves the rows in file order."""
+        if not self.order_column:
+            return None
+        values = [str(row[self.order_column]).strip() for _, row in rows]
+        for (line, _), value in zip(rows, values):
+            if not value or value == "None":
+                raise UserError(f"{self.files[split]}, line {line} has an empty '{self.order_column}'; "
+                                "give every row a value or set data.order_column=null")
+        try:
+            return np.asarray([float(value) for value in values])
+        except ValueError:
+            return np.asarray(values)
 
     def _check_rows(self, split: str, rows: list[Record]) -> None:
         """Some rows, each with every configured column and a label (not '' or null)."""
@@ -136,7 +154,7 @@ class CsvDataModule(TextDataModule):
                 f"{path} has no rows (it is empty or only a header); data.{split}_file needs labelled examples"
             )
         columns = {"data.text_column": self.text_column, "data.label_column": self.label_column,
-                   "data.id_column": self.id_column}
+                   "data.id_column": self.id_column, "data.order_column": self.order_column}
         for line, row in rows:
             for option, column in columns.items():
                 if column and column not in row:

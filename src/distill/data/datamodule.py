@@ -14,6 +14,8 @@ from distill.data.corpus import Corpus
 from distill.errors import UserError
 from distill.logit_store import LogitStore, TeacherSpec, load_verified
 
+VAL_SPLITS = ("random", "ordered")
+
 
 class Features(Protocol):
     """Turns texts into model inputs (see ``distill.features``)."""
@@ -104,8 +106,10 @@ class LengthGroupedSampler(Sampler[int]):
 class TextDataModule(L.LightningDataModule, ABC):
     """Train/val/test splits of a labelled text corpus, encoded by the model's features.
 
-    A dataset subclass only implements ``load_corpus``. Validation is a stratified
-    ``val_fraction`` of train (fixed ``seed``); ``max_train_samples`` then caps what is left
+    A dataset subclass only implements ``load_corpus``. Validation is ``val_fraction`` of
+    train: with ``val_split="random"`` a stratified sample (fixed ``seed``); with "ordered" the
+    last ``val_fraction`` of each class in the source's time order (``Corpus.order``), which
+    mirrors a test set of later documents. ``max_train_samples`` then caps what is left
     of train, so the validation split does not move when it changes. When ``teacher`` is
     given (a student that distils), its logit store must exist; it is verified against these
     splits and its logits are attached by example id, split by split.
@@ -120,6 +124,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         batch_size: int = 32,
         eval_batch_size: int | None = None,
         val_fraction: float = 0.1,
+        val_split: str = "random",
         max_train_samples: int | None = None,
         seed: int = 42,
         num_workers: int = 0,
@@ -131,7 +136,9 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.features = features
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
-        self.val_fraction = val_fraction
+        if val_split not in VAL_SPLITS:
+            raise UserError(f"data.val_split must be one of {list(VAL_SPLITS)}, got {val_split!r}")
+        self.val_fraction, self.val_split = val_fraction, val_split
         self.max_train_samples = max_train_samples
         self.seed = seed
         self.num_workers = num_workers
@@ -159,7 +166,7 @@ class TextDataModule(L.LightningDataModule, ABC):
                     f"the {name} split is empty: the data settings that choose its examples "
                     f"(data.{name}_file, data.categories, data.archive) select none"
                 )
-        train, val = train.split(self.val_fraction, self.seed)
+        train, val = train.split(self.val_fraction, self.seed, ordered=self.val_split == "ordered")
         if self.max_train_samples is not None:
             train = train.sample(self.max_train_samples, self.seed)
         return {"train": train, "val": val, "test": test}

@@ -91,7 +91,8 @@ def build_splits(
     Messages are ordered by split (train first), newsgroup name, then file name: the sorted
     listing of ``sklearn.datasets.load_files``, before the shuffle scikit-learn applies to
     its cache. An example's id is its position in that order over the whole corpus, so it
-    does not change when ``categories`` selects a subset.
+    does not change when ``categories`` selects a subset. A message's ``order`` is its
+    article number (the file name), which rises with posting time within a newsgroup.
     """
     remove = tuple(remove)
     all_groups = sorted(set(raw["train"]) | set(raw["test"]))
@@ -106,21 +107,31 @@ def build_splits(
 
     splits, next_id = {}, 0
     for split in SPLIT_DIRS:
-        ids, texts, labels = [], [], []
+        ids, texts, labels, order = [], [], [], []
         for group in all_groups:
             for name in sorted(raw[split].get(group, {})):
                 if group in label_of:
                     ids.append(next_id)
                     texts.append(strip_message(raw[split][group][name].decode("latin-1"), remove))
                     labels.append(label_of[group])
+                    order.append(_article_number(name))
                 next_id += 1
         splits[split] = Corpus(
             ids=np.asarray(ids, dtype=np.int64),
             texts=texts,
             labels=np.asarray(labels, dtype=np.int64),
             label_names=label_names,
+            order=np.asarray(order, dtype=np.int64),
         )
     return splits["train"], splits["test"]
+
+
+def _article_number(name: str) -> int:
+    """The message's article number; a file not named by one is refused (it breaks the time order)."""
+    if not name.isdigit():
+        raise UserError(f"20 Newsgroups message file {name!r} is not named by its article number; "
+                        "use the unmodified 20news-bydate archive")
+    return int(name)
 
 
 class Newsgroups20DataModule(TextDataModule):
