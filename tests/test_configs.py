@@ -86,5 +86,8 @@ def test_an_experiment_replaces_the_pipeline_stages_in_its_own_order() -> None:
     order = [name for stage in full.pipeline.stages for name in stage]
     assert order.index("sk_complementnb") < order.index("teacher_ensemble") < order.index("logistic_kd")
     assert order.index("sk_logreg") < order.index("teacher_ensemble") < order.index("bilstm_kd")
-    assert len(order) == len(set(order)) == 10
+    # the transfer set is labelled by the ensemble before the students that learn it
+    assert order.index("teacher_ensemble") < order.index("transfer_labels") < order.index("logistic_kd_transfer")
+    assert order.index("transfer_labels") < order.index("bilstm_kd_transfer")
+    assert len(order) == len(set(order)) == 13
     assert [name for stage in default.pipeline.stages for name in stage][0] == "teacher"

@@ -6,6 +6,7 @@ import csv
 import inspect
 import json
 import shutil
+import tarfile
 import urllib.error
 from pathlib import Path
 
@@ -703,3 +704,64 @@ def test_group_by_length_only_changes_the_training_order(tmp_path) -> None:
     for split in ("val", "test"):  # evaluation is untouched: the same batches in the same order
         grouped_ids = [batch["ids"].tolist() for batch in grouped.dataloader(split)]
         assert grouped_ids == [batch["ids"].tolist() for batch in plain.dataloader(split)], split
+
+
+# --------------------------------------------------------------------------- ordered validation split
+
+
+def test_ordered_split_holds_out_each_classs_latest_examples() -> None:
+    corpus = _toy_corpus()
+    keys = np.random.default_rng(3).permutation(len(corpus)) * 10  # a time order unrelated to position
+    dated = Corpus(corpus.ids, corpus.texts, corpus.labels, corpus.label_names, keys)
+    rest, held = dated.split(0.25, seed=0, ordered=True)
+    assert _pairs(rest) | _pairs(held) == _pairs(corpus) and not set(rest.ids) & set(held.ids)
+    for label, count in enumerate((30, 20, 11, 7)):
+        assert (held.labels == label).sum() == max(round(0.25 * count), 1)
+        assert held.order[held.labels == label].min() > rest.order[rest.labels == label].max()
+    assert np.array_equal(dated.split(0.25, seed=1, ordered=True)[1].ids, held.ids)  # no seed involved
+
+
+def test_newsgroups_messages_are_ordered_by_article_number(corpus_archive: Path) -> None:
+    module = Newsgroups20DataModule(archive=str(corpus_archive), features=None, val_fraction=0.2, val_split="ordered")
+    splits = module.load_splits()
+    with tarfile.open(corpus_archive) as archive:
+        numbers = {int(Path(name).name) for name in archive.getnames() if "-train/" in name}
+    assert set(splits["train"].order) | set(splits["val"].order) == numbers
+    for label in range(len(GROUPS)):
+        train, val = (splits[name].order[splits[name].labels == label] for name in ("train", "val"))
+        assert val.min() > train.max()
+
+
+def test_unknown_val_split_is_refused() -> None:
+    with pytest.raises(UserError, match=r"data.val_split must be one of \['random', 'ordered'\], got 'latest'"):
+        Newsgroups20DataModule(features=None, val_split="latest")
+
+
+def _dated_csv(tmp_path: Path, dates: list[str]) -> tuple[Path, Path]:
+    train = tmp_path / "train.csv"
+    with open(train, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label", "posted"])
+        for i, date in enumerate(dates):
+            writer.writerow([f"row {i}", CSV_LABELS[i % 2], date])
+    test = tmp_path / "test.csv"
+    test.write_text("text,label,posted\nlater,ham,2030-01-01\n", encoding="utf-8")
+    return train, test
+
+
+def test_csv_order_column_orders_the_validation_split(tmp_path) -> None:
+    dates = [f"2024-{month:02d}-01" for month in (5, 1, 12, 3, 9, 7, 2, 11, 4, 10)]
+    module = _csv_module(*_dated_csv(tmp_path, dates), order_column="posted", val_split="ordered")
+    val = module.load_splits()["val"]
+    # the latest row of each label: ham rows are even (Dec is row 2), spam rows odd (Nov is row 7)
+    assert sorted(val.texts) == ["row 2", "row 7"]
+    numbers = _csv_module(*_dated_csv(tmp_path, ["9", "10", "8", "1"]), order_column="posted", val_split="ordered")
+    assert sorted(numbers.load_splits()["val"].texts) == ["row 0", "row 1"]  # 10 after 9: numbers, not text
+
+
+def test_csv_empty_order_value_is_refused(tmp_path) -> None:
+    train, test = _dated_csv(tmp_path, ["2024-01-01", "", "2024-03-01", "2024-04-01"])
+    with pytest.raises(UserError) as error:
+        _csv_module(train, test, order_column="posted", val_split="ordered").load_corpus()
+    assert str(error.value) == (f"{train}, line 3 has an empty 'posted'; give every row a value or "
+                                "set data.order_column=null")

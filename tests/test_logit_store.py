@@ -165,3 +165,19 @@ def test_a_writer_killed_mid_write_leaves_the_old_store_intact(tmp_path: Path) -
     store({"train": corpus([0, 1, 2])}).save(path)  # the next write cleans up after the dead writer
     assert not list(tmp_path.glob(".logits.npz.*.tmp"))
     assert zipfile.is_zipfile(path)
+
+
+def test_float16_logits_are_written_in_half_the_bytes_and_read_back_exactly(tmp_path: Path) -> None:
+    from distill.logit_store import to_float16
+
+    splits = {"transfer": corpus(list(range(500)))}
+    logits = np.random.default_rng(0).normal(0, 5, (500, 3)).astype(np.float32)
+    full = LogitStore.from_predictions(splits, {"transfer": logits}, {"kind": "transfer", "model": "m"})
+    half = LogitStore.from_predictions(splits, {"transfer": to_float16(logits)}, {"kind": "transfer", "model": "m"})
+    full.save(tmp_path / "full.npz")
+    half.save(tmp_path / "half.npz")
+    with np.load(tmp_path / "full.npz") as a, np.load(tmp_path / "half.npz") as b:
+        assert a["logits_transfer"].dtype == np.float32 and b["logits_transfer"].dtype == np.float16
+    loaded = LogitStore.load(tmp_path / "half.npz")  # its checksum holds
+    np.testing.assert_array_equal(loaded.aligned("transfer", np.arange(500)), to_float16(logits))
+    assert not np.array_equal(to_float16(logits), logits)  # the rounding is real, and recorded by the caller

@@ -27,7 +27,7 @@ from distill.data.corpus import Corpus
 from distill.errors import UserError
 
 FORMAT_VERSION = 2
-SOURCES = ("teacher", "student", "classic", "ensemble")
+SOURCES = ("teacher", "student", "classic", "ensemble", "transfer")
 
 
 class LogitStoreError(UserError):
@@ -87,6 +87,17 @@ def _upgrade(manifest: dict) -> dict:
     return {**manifest, "format": FORMAT_VERSION, "source": {"kind": kind, "model": model, **old}}
 
 
+def to_float16(logits: np.ndarray) -> np.ndarray:
+    """Logits rounded to float16 values (kept as float32): a store of them is written in half the bytes."""
+    return np.asarray(logits, np.float32).astype(np.float16).astype(np.float32)
+
+
+def _compact(logits: np.ndarray) -> np.ndarray:
+    """float16 when that loses nothing, else the logits as they are."""
+    half = logits.astype(np.float16)
+    return half if np.array_equal(half.astype(logits.dtype), logits) else logits
+
+
 class LogitStore:
     """Logits for every split, looked up by example id within a split."""
 
@@ -128,9 +139,10 @@ class LogitStore:
         return LogitStore(ids, logits, {**manifest, "sha256": _checksum(ids, logits, manifest)})
 
     def save(self, path: str | Path) -> None:
-        """Write atomically: a temporary file in the same folder, then a rename."""
+        """Write atomically: a temporary file in the same folder, then a rename. A split whose
+        logits are all float16 values (``to_float16``) is written in float16, half the bytes."""
         arrays = {f"ids_{split}": self.ids[split] for split in self.ids}
-        arrays |= {f"logits_{split}": self.logits[split] for split in self.logits}
+        arrays |= {f"logits_{split}": _compact(self.logits[split]) for split in self.logits}
         arrays["manifest"] = np.array(json.dumps(self.manifest, indent=1, sort_keys=True))
         with atomic_path(path) as temporary, open(temporary, "wb") as handle:
             np.savez(handle, **arrays)

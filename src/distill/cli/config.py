@@ -9,6 +9,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from distill.data.corpus import Corpus
+from distill.data.transfer import TangTransfer
 from distill.logit_store import TeacherSpec
 
 # conf/ at the repository root (an editable install: src/distill/cli -> the repository)
@@ -27,6 +28,11 @@ def load_splits(cfg: DictConfig) -> dict[str, Corpus]:
 
 def teacher_spec(cfg: DictConfig) -> TeacherSpec:
     return instantiate(cfg.teacher, _convert_="object")
+
+
+def transfer_of(cfg: DictConfig) -> TangTransfer | None:
+    """The configured transfer set's rules (``transfer=tang``), or None (``transfer=none``)."""
+    return instantiate(cfg.transfer) if (cfg.get("transfer") or {}).get("_target_") else None
 
 
 def instantiate_all(group: DictConfig | None) -> list:

@@ -8,7 +8,8 @@ each is a train.py run with this command's overrides, then the stage's own, writ
 same signature (settings and input logit stores, ``distill.cli.signature``) whose logits
 match the data: re-run a crashed pipeline with ``hydra.run.dir=<its folder>``. The teacher
 stage is also skipped when ``teacher.logits`` holds a store made with the same signature on
-the same data (its manifest records both), checkpoint or not.
+the same data (its manifest records both), checkpoint or not; so is the transfer_labels stage
+when ``transfer.logits`` holds such a store.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from distill import atomic
 from distill.cli.config import CONF_DIR, load_splits, teacher_spec
 from distill.cli.console import report_user_error
-from distill.cli.runners import record_failure, run, signature_of
+from distill.cli.runners import record_failure, role_of, run, signature_of, verify_published
 from distill.console import quiet_third_party
 from distill.logit_store import LogitStore, LogitStoreError
 
@@ -68,24 +69,24 @@ def comparison_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def reused_teacher(cfg: DictConfig, signature: str) -> dict[str, float] | None:
-    """The teacher's metrics when ``teacher.logits`` was made with these settings on this data;
-    its store is then copied into the stage folder, so every stage folder looks the same."""
-    output_dir, spec = Path(cfg.paths.output_dir), teacher_spec(cfg)
+def reused_store(cfg: DictConfig, signature: str) -> dict[str, float] | None:
+    """The stage's metrics when the store it publishes (the teacher's logits, the transfer set's
+    labels) was made with these settings on this data; the store is then copied into the stage
+    folder, so every stage folder looks the same."""
+    output_dir, path = Path(cfg.paths.output_dir), role_of(cfg).publishes(cfg)
     try:
-        store = LogitStore.load(spec.logits)
+        store = LogitStore.load(path)
         if store.source.get("signature") != signature:
-            log.info(f"[pipeline] {output_dir.name}: the store at teacher.logits={spec.logits} was made with "
-                  "other settings, re-training the teacher")
+            log.info(f"[pipeline] {output_dir.name}: the store at {path} was made with other settings, re-running")
             return None
-        store.verify(load_splits(cfg), spec)
+        verify_published(cfg, store)
     except LogitStoreError as mismatch:
-        log.info(f"[pipeline] {output_dir.name}: teacher.logits cannot be reused, re-training: {mismatch}")
+        log.info(f"[pipeline] {output_dir.name}: the store at {path} cannot be reused, re-running: {mismatch}")
         return None
-    atomic.write_bytes(output_dir / "logits.npz", Path(spec.logits).read_bytes())
-    record = {"model": cfg.model.name, "role": "teacher", "status": "completed", "signature": signature,
+    atomic.write_bytes(output_dir / "logits.npz", Path(path).read_bytes())
+    record = {"model": cfg.model.name, "role": cfg.model.role, "status": "completed", "signature": signature,
               "distill": None, "checkpoint": None, "features": None, "labels": store.manifest["label_names"],
-              "reused": os.path.relpath(spec.logits), "metrics": store.source["metrics"]}
+              "reused": os.path.relpath(path), "metrics": store.source["metrics"]}
     atomic.write_text(output_dir / "metrics.json", json.dumps(record, indent=2))
     return record["metrics"]
 
@@ -97,8 +98,9 @@ def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
     summary_path, logits_path = output_dir / "metrics.json", output_dir / "logits.npz"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() and logits_path.is_file() else {}
     if summary.get("status") != "completed" or summary.get("signature") != signature:
-        if cfg.model.role == "teacher" and Path(cfg.teacher.logits).is_file():
-            return reused_teacher(cfg, signature)  # a store made elsewhere, with or without its checkpoint
+        published = role_of(cfg).publishes(cfg)
+        if published and Path(published).is_file():
+            return reused_store(cfg, signature)  # a store made elsewhere, with or without its checkpoint
         if summary.get("status") == "completed":
             log.info(f"[pipeline] {output_dir.name}: earlier run had other settings or input logits, re-running")
         return None  # nothing to reuse: do not read the corpus just to say so

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from distill import atomic
 from distill.classic import fit_classic
-from distill.cli.config import data_module, instantiate_all, load_splits, teacher_spec
+from distill.cli.config import data_module, instantiate_all, load_splits, teacher_spec, transfer_of
 from distill.cli.signature import run_signature, signed_settings
 from distill.console import without_progress_bar_off_a_terminal
 from distill.ensemble import fit_ensemble, save_unless_reproduced
@@ -32,6 +32,7 @@ from distill.errors import UserError
 from distill.logit_store import LogitStore, file_sha256, load_verified
 from distill.module import predict_logits
 from distill.nets.size import weights_size
+from distill.transfer_labels import label
 
 log = logging.getLogger("distill")
 
@@ -60,8 +61,9 @@ def fit_lightning(cfg: DictConfig, signature: str) -> Fitted:
                         "full split: set data.labelled_fraction=1.0 for the teacher's stage")
     loss = None if is_teacher else instantiate(cfg.distill)
     spec = teacher_spec(cfg)
-    datamodule = data_module(cfg, features=instantiate(cfg.model.features),
-                             teacher=spec if not is_teacher and loss.uses_teacher else None)
+    learns_teacher = not is_teacher and loss.uses_teacher
+    datamodule = data_module(cfg, features=instantiate(cfg.model.features), teacher=spec if learns_teacher else None,
+                             transfer=transfer_of(cfg) if learns_teacher else None)
     datamodule.setup("fit")
     model = instantiate(cfg.model.module, _recursive_=False, _convert_="all",
                         num_classes=datamodule.num_classes, vocab_size=datamodule.features.vocab_size, loss=loss)
@@ -142,17 +144,57 @@ def fit_ensemble_run(cfg: DictConfig, signature: str) -> Fitted:
     return Fitted(metrics, store, labels=splits["train"].label_names)
 
 
+def fit_transfer_labels(cfg: DictConfig, signature: str) -> Fitted:
+    """The ensemble at ``model.labeller`` labels the transfer set; the store goes to ``transfer.logits``."""
+    transfer = transfer_of(cfg)
+    if transfer is None:
+        raise UserError("model=transfer_labels labels a transfer set: add transfer=tang")
+    splits = load_splits(cfg)
+    ensemble = LogitStore.load(cfg.model.labeller, "run the teacher_ensemble stage first")
+    ensemble.verify_splits(splits, "Re-run the teacher_ensemble stage on this data.")
+    corpus = transfer.generate(splits["train"])
+    metrics = {"transfer/examples": float(len(corpus)), "transfer/sources": float(len(splits["train"]))}
+    source = {"kind": "transfer", "model": cfg.model.name, "rules": transfer.rules(),
+              "source_fingerprint": splits["train"].fingerprint(), "signature": signature,
+              "settings": signed_settings(cfg), "metrics": metrics}
+    stages = {name: Path(os.path.normpath(path)) for name, path in cfg.model.members.items()}
+    store = label(corpus, ensemble, stages, source)
+    metrics |= {f"transfer/seconds_per_10k/{name}": value for name, value in store.source["seconds_per_10k"].items()}
+    if rank_zero_only.rank == 0:
+        store.save(transfer.logits)
+    return Fitted(metrics, store, labels=splits["train"].label_names)
+
+
+def verify_published(cfg: DictConfig, store: LogitStore) -> None:
+    """A published store (``Role.publishes``) against this run's data, as its readers will check it."""
+    if cfg.model.role == "teacher":
+        store.verify(load_splits(cfg), teacher_spec(cfg))
+    else:
+        store.verify_splits({"transfer": transfer_of(cfg).generate(load_splits(cfg)["train"])})
+
+
 @dataclass(frozen=True)
 class Role:
     fit: Callable[[DictConfig, str], Fitted]
     reads: Callable[[DictConfig], list[str]]  # the logit stores a run reads
+    # The store a run writes for others outside its folder: a committed copy there is reused
+    # without re-running (the teacher's checkpoint is not committed, so it cannot re-label).
+    publishes: Callable[[DictConfig], str | None] = lambda cfg: None
+
+
+def student_reads(cfg: DictConfig) -> list[str]:
+    if not distils(cfg):
+        return []
+    transfer = transfer_of(cfg)
+    return [cfg.teacher.logits, *([transfer.logits] if transfer else [])]
 
 
 ROLES = {
-    "teacher": Role(fit_lightning, lambda cfg: []),
-    "student": Role(fit_lightning, lambda cfg: [cfg.teacher.logits] if distils(cfg) else []),
+    "teacher": Role(fit_lightning, lambda cfg: [], lambda cfg: cfg.teacher.logits),
+    "student": Role(fit_lightning, student_reads),
     "classic": Role(fit_classic_run, lambda cfg: []),
     "ensemble": Role(fit_ensemble_run, lambda cfg: [cfg.teacher.logits, *ensemble_members(cfg).values()]),
+    "transfer": Role(fit_transfer_labels, lambda cfg: [cfg.model.labeller], lambda cfg: cfg.transfer.logits),
 }
 
 

@@ -38,6 +38,8 @@ def signed_settings(cfg: DictConfig) -> dict:
     for group, keys in DISPLAY_AND_LOCATION.items():
         for key in keys:
             (settings.get(group) or {}).pop(key, None)
+    if not settings.get("transfer"):  # transfer=none reads as before the option existed: no run re-runs for it
+        settings.pop("transfer", None)
     return settings
 
 

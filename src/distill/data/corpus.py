@@ -52,6 +52,12 @@ class Corpus:
             order=None if self.order is None else self.order[indices],
         )
 
+    def concat(self, other: Corpus) -> Corpus:
+        """This corpus followed by ``other`` (same label names); ids must stay unique."""
+        order = None if self.order is None or other.order is None else np.concatenate([self.order, other.order])
+        return Corpus(np.concatenate([self.ids, other.ids]), [*self.texts, *other.texts],
+                      np.concatenate([self.labels, other.labels]), self.label_names, order)
+
     def split(self, fraction: float, seed: int, ordered: bool = False) -> tuple[Corpus, Corpus]:
         """(rest, held-out) split with ``fraction`` of the examples held out.
 

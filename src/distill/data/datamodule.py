@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from distill.data.corpus import Corpus
+from distill.data.transfer import TangTransfer
 from distill.errors import UserError
 from distill.logit_store import LogitStore, TeacherSpec, load_verified
 
@@ -116,6 +117,9 @@ class TextDataModule(L.LightningDataModule, ABC):
     ``group_by_length`` batches training examples of similar length (``LengthGroupedSampler``).
     ``labelled_fraction`` < 1 keeps the hard labels of that share of the training examples only
     (``Corpus.keep_labels``), after the teacher's logits were checked against the full split.
+    ``transfer`` (a distilling student only) appends a transfer set to train: perturbed copies
+    with label -1, learnt from the teacher's logits in the store at ``transfer.logits``, which
+    must have been labelled by the same teacher store. Features are fitted on train alone.
     """
 
     def __init__(
@@ -131,6 +135,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         teacher: TeacherSpec | None = None,
         group_by_length: bool = False,
         labelled_fraction: float = 1.0,
+        transfer: TangTransfer | None = None,
     ) -> None:
         super().__init__()
         self.features = features
@@ -145,6 +150,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.teacher = teacher
         self.group_by_length = group_by_length
         self.labelled_fraction = labelled_fraction
+        self.transfer = transfer
         self.splits: dict[str, Corpus] = {}
         self.datasets: dict[str, EncodedSplit] = {}
         self.teacher_logits: LogitStore | None = None
@@ -176,12 +182,31 @@ class TextDataModule(L.LightningDataModule, ABC):
             return
         self.splits = self.load_splits()
         self.teacher_logits = None if self.teacher is None else load_verified(self.teacher, self.splits, required=True)
+        transfer = None if self.transfer is None else self._transfer_set(self.splits["train"])
         self.splits["train"] = self.splits["train"].keep_labels(self.labelled_fraction, self.seed)
         self.features.fit(self.splits["train"].texts)
         for name, corpus in self.splits.items():
-            rows = self.features.encode(corpus.texts)
             logits = None if self.teacher_logits is None else self.teacher_logits.aligned(name, corpus.ids)
-            self.datasets[name] = EncodedSplit(corpus, rows, logits)
+            if name == "train" and transfer is not None:
+                corpus, logits = corpus.concat(transfer[0]), np.concatenate([logits, transfer[1]])
+                self.splits["train"] = corpus
+            self.datasets[name] = EncodedSplit(corpus, self.features.encode(corpus.texts), logits)
+
+    def _transfer_set(self, train: Corpus) -> tuple[Corpus, np.ndarray]:
+        """The transfer set of ``train`` and its logits, from a store labelled by this run's teacher."""
+        if self.teacher_logits is None:
+            raise UserError("a transfer set is learnt from the teacher's soft labels only: use it with a "
+                            "distilling student (distill=kl or mse, distill.alpha > 0), or set transfer=none")
+        transfer = self.transfer.generate(train)
+        rebuild = "label it first: python train.py model=transfer_labels transfer=tang ..."
+        store = LogitStore.load(self.transfer.logits, rebuild)
+        store.verify_splits({"transfer": transfer}, f"Re-label it ({rebuild}) or set transfer.* as it was made.")
+        labeller = store.source.get("labeller", {}).get("sha256")
+        if labeller != self.teacher_logits.manifest["sha256"]:
+            raise UserError(f"the transfer set at transfer.logits={self.transfer.logits} was labelled by another "
+                            "teacher than this run's teacher.logits: distil from the store that labelled it, "
+                            "or re-label the set with this teacher")
+        return transfer, store.aligned("transfer", transfer.ids)
 
     @property
     def cleaning(self) -> dict[str, list[str]]:

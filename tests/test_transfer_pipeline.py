@@ -1,0 +1,128 @@
+"""The transfer set end to end: the ensemble labels it, a student learns it, a committed store is reused."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import initialize_config_dir
+from hydra.utils import instantiate
+
+from conftest import CONFIG_DIR, TINY_TEACHER, make_cfg
+from distill.cli.config import data_module, load_splits, teacher_spec, transfer_of
+from distill.data.transfer import source_ids
+from distill.ensemble import combine
+from distill.errors import UserError
+from distill.logit_store import LogitStore
+from distill.serving.predictors import load
+
+TINY = ",".join(f"{key}:{value}" for key, value in TINY_TEACHER.items())
+RULES = ["transfer=tang", "transfer.word_classes=4", "transfer.min_count=1", "transfer.copies=2"]
+
+
+@pytest.fixture(scope="module")
+def transfer_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path):
+    """teacher -> two classic members -> ensemble -> transfer labels -> a student that learns them."""
+    from distill.cli.pipeline import run_pipeline
+
+    tmp = tmp_path_factory.mktemp("transfer")
+    store = tmp / "committed" / "transfer_logits.npz"
+    stages = {
+        "teacher": ["model=teacher_minilm", "model.module.net.pretrained=null", f"+model.module.net.config={{{TINY}}}",
+                    "trainer.max_epochs=2"],
+        "sk_complementnb": ["model=sk_complementnb", "model.out_of_fold=2"],
+        "sk_logreg": ["model=sk_logreg", "model.out_of_fold=2"],
+        "teacher_ensemble": ["model=teacher_ensemble"],
+        "transfer_labels": ["model=transfer_labels", *RULES, f"transfer.logits={store}"],
+        "logistic_kd_transfer": ["model=logistic", "distill=kl", "teacher.logits=${ensemble_logits}", *RULES,
+                                 f"transfer.logits={store}"],
+    }
+    overrides = [f"data.archive={corpus_archive}", f"paths.cache_dir={tmp / 'cache'}", "teacher.max_length=32",
+                 "trainer.accelerator=cpu", "++trainer.enable_progress_bar=false", "++callbacks.progress_bar=null",
+                 "data.val_fraction=0.2"]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        results = run_pipeline(stages, overrides, tmp / "run")
+    return tmp, stages, overrides, results
+
+
+def student_cfg(tmp: Path, corpus_archive: Path, teacher_logits: str):
+    return make_cfg(tmp / "student", corpus_archive, [
+        "model=logistic", "distill=kl", f"teacher.logits={teacher_logits}", f"paths.cache_dir={tmp / 'cache'}", *RULES,
+        f"transfer.logits={tmp / 'committed' / 'transfer_logits.npz'}"])
+
+
+def test_the_ensemble_labels_copies_of_training_documents_only(transfer_run, corpus_archive: Path) -> None:
+    tmp, *_ = transfer_run
+    store = LogitStore.load(tmp / "committed" / "transfer_logits.npz")
+    cfg = student_cfg(tmp, corpus_archive, str(tmp / "cache" / "teacher_ensemble_logits.npz"))
+    splits = load_splits(cfg)
+    transfer = transfer_of(cfg).generate(splits["train"])
+    store.verify_splits({"transfer": transfer})
+    sources = set(source_ids(store.ids["transfer"]).tolist())
+    assert sources <= set(splits["train"].ids.tolist())
+    assert not sources & set(splits["val"].ids.tolist()) and not sources & set(splits["test"].ids.tolist())
+    ensemble = LogitStore.load(tmp / "cache" / "teacher_ensemble_logits.npz")
+    assert store.source["kind"] == "transfer" and store.source["labeller"]["sha256"] == ensemble.manifest["sha256"]
+    with np.load(tmp / "committed" / "transfer_logits.npz") as arrays:
+        assert arrays["logits_transfer"].dtype == np.float16  # compact: what gets committed
+
+    # An independent labelling: each member served from its stage folder, combined with the fitted weights.
+    members = ensemble.source["members"]
+    log_probabilities = [np.log(load(tmp / "run" / name).predict_proba(transfer.texts)) for name in members]
+    expected = combine(log_probabilities, np.array([m["weight"] for m in members.values()]),
+                       np.array([m["temperature"] for m in members.values()]))
+    got = store.aligned("transfer", transfer.ids)
+    expected, got = (x - x.max(axis=1, keepdims=True) for x in (expected, got))
+    assert np.abs(np.exp(got) - np.exp(expected)).max() < 2e-3  # float16 rounding of the top classes
+    assert (got.argmax(1) == expected.argmax(1)).mean() > 0.99
+
+
+def test_a_student_learns_the_transfer_set_from_soft_labels_alone(transfer_run, corpus_archive: Path) -> None:
+    tmp, _, _, results = transfer_run
+    cfg = student_cfg(tmp, corpus_archive, str(tmp / "cache" / "teacher_ensemble_logits.npz"))
+    datamodule = data_module(cfg, features=instantiate(cfg.model.features), teacher=teacher_spec(cfg),
+                             transfer=transfer_of(cfg))
+    datamodule.setup("fit")
+    train = datamodule.datasets["train"]
+    plain = load_splits(cfg)["train"]
+    store = LogitStore.load(tmp / "committed" / "transfer_logits.npz")
+    extra = np.isin(train.corpus.ids, store.ids["transfer"])
+    assert extra.sum() == len(store.ids["transfer"]) and len(train) == len(plain) + extra.sum()
+    assert (train.corpus.labels[extra] == -1).all() and (train.corpus.labels[~extra] >= 0).all()
+    np.testing.assert_array_equal(train.teacher_logits[extra], store.aligned("transfer", train.corpus.ids[extra]))
+    assert np.isfinite(results["logistic_kd_transfer"]["test/acc"])
+
+
+def test_a_transfer_set_labelled_by_another_teacher_is_refused(transfer_run, corpus_archive: Path) -> None:
+    tmp, *_ = transfer_run
+    cfg = student_cfg(tmp, corpus_archive, str(tmp / "cache" / "teacher_logits.npz"))  # the transformer alone
+    datamodule = data_module(cfg, features=instantiate(cfg.model.features), teacher=teacher_spec(cfg),
+                             transfer=transfer_of(cfg))
+    with pytest.raises(UserError, match="labelled by another teacher"):
+        datamodule.setup("fit")
+    hard = data_module(cfg, features=instantiate(cfg.model.features), transfer=transfer_of(cfg))
+    with pytest.raises(UserError, match="learnt from the teacher's soft labels only"):
+        hard.setup("fit")
+
+
+def test_a_committed_transfer_store_is_reused_without_the_teachers_checkpoint(
+    transfer_run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distill.cli.pipeline import run_pipeline
+
+    tmp, stages, overrides, results = transfer_run
+    fresh = tmp / "fresh"  # a clone: stores committed, no stage folders, no checkpoint
+    shutil.rmtree(tmp / "run" / "teacher" / "checkpoints")
+    monkeypatch.setattr("distill.cli.pipeline.run",
+                        lambda cfg: pytest.fail(f"{cfg.model.name} must not re-run"))
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        reused = run_pipeline({"transfer_labels": stages["transfer_labels"]}, overrides, fresh)
+    assert reused["transfer_labels"]["skipped"]
+    assert reused["transfer_labels"]["transfer/examples"] == results["transfer_labels"]["transfer/examples"]
+    other_rules = [*stages["transfer_labels"], "transfer.copies=3"]
+    monkeypatch.setattr("distill.cli.pipeline.run", lambda cfg: {"rerun": True})
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        rerun = run_pipeline({"transfer_labels": other_rules}, overrides, tmp / "fresh2")
+    assert rerun["transfer_labels"].get("rerun")  # other rules: the store is not theirs
