@@ -26,9 +26,9 @@ from distill.logit_store import LogitStore, file_sha256
 from distill.module import ClassifierModule
 from distill.probability import softmax
 from distill.serving.predictors import stage_record
-from distill.student_ensemble import fit_weight
+from distill.student_ensemble import PAIRS, choose_pair
 
-ENSEMBLE, ENSEMBLE_MEMBERS = "students_ensemble", ("bilstm_kd", "logistic_kd")
+ENSEMBLE = "students_ensemble"
 SPEED_ONLY = "pretrained body, untrained head (speed only)"
 
 
@@ -91,25 +91,26 @@ def architecture_stage(stage: Path, cfg: DictConfig, work: Path) -> Path:
 
 
 def ensemble_jobs(run: Path, jobs: list[Job], val: Corpus) -> list[Job]:
-    """Both distilled students averaged, in each runtime both of them have."""
-    if not all(any(job.model == name for job in jobs) for name in ENSEMBLE_MEMBERS):
+    """Two distilled students averaged, in each runtime both have: the pair and weight best on val."""
+    names = {job.model for pair in PAIRS for job in jobs if job.model in pair}
+    probs = {name: softmax(LogitStore.load(run / name / "logits.npz").aligned("val", val.ids)) for name in names}
+    chosen = choose_pair(probs, val.labels)
+    if chosen is None:
         return []
-    probs = [softmax(LogitStore.load(run / name / "logits.npz").aligned("val", val.ids)) for name in ENSEMBLE_MEMBERS]
-    weight = fit_weight(*probs, val.labels)
+    pair, weight = chosen
     weights = [weight, 1.0 - weight]
-    known = {"members": dict(zip(ENSEMBLE_MEMBERS, weights))}
+    known = {"members": dict(zip(pair, weights))}
     ensembles = []
     for runtime in ("pytorch", "onnxruntime"):
-        members = [job.members[0] for name in ENSEMBLE_MEMBERS for job in jobs
-                   if job.model == name and job.runtime == runtime]
-        if len(members) == len(ENSEMBLE_MEMBERS):
+        members = [job.members[0] for name in pair for job in jobs if job.model == name and job.runtime == runtime]
+        if len(members) == len(pair):
             ensembles.append(Job(ENSEMBLE, "ensemble", runtime, members, weights, dict(known)))
     return ensembles
 
 
 def plan(run: Path, cfg: DictConfig, val: Corpus, work: Path, models: list[str] | None) -> list[Job]:
     """Jobs for every completed stage (or ``models``): teacher, students, classic models, the ensemble."""
-    wanted = None if models is None else {*models, *ENSEMBLE_MEMBERS}  # the ensemble needs its members' jobs
+    wanted = None if models is None else {*models, *(name for pair in PAIRS for name in pair)}  # its members
     jobs: list[Job] = []
     for stage in sorted(path.parent for path in run.glob("*/metrics.json")):
         record = stage_record(stage)

@@ -7,7 +7,10 @@ per model, with the commands, git commit, machine and wall times), the full repo
 ``benchmarks/results/newsgroups20/report/``, and a compact copy of the run (configs, every
 stage's metrics and test logits) under ``benchmarks/results/newsgroups20/run/`` so that
 ``python -m distill.report benchmarks/results/newsgroups20/run`` regenerates the report on
-a fresh clone.
+a fresh clone. With ``--other-protocol`` (the results of the same experiment under the other
+validation split, ``benchmarks/results/newsgroups20_random_val.json``) the Markdown sets each
+model's val and test accuracy under both side by side; the targets of the transfer-set work
+are checked against the test accuracies and ``benchmarks/results/inference.json``.
 """
 
 from __future__ import annotations
@@ -89,19 +92,74 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+TARGETS = (  # (what, model, baseline or None, threshold): test accuracy, or its gain over the baseline
+    ("a single distilled student at the original's BERT", "best student", None, 0.72),
+    ("bilstm_kd_transfer over bilstm_kd", "bilstm_kd_transfer", "bilstm_kd", 0.02),
+    ("logistic_kd_transfer over logistic_hard", "logistic_kd_transfer", "logistic_hard", 0.02),
+)
+
+
+def protocols(result: dict, other: dict) -> str:
+    """Val and test accuracy of each model under both validation splits, and the val-test gap."""
+    lines = ["\n## Both validation protocols (test is the same; val is drawn differently)\n",
+             "| model | random val | random test | gap | ordered val | ordered test | gap |", "|---|" + "---:|" * 6]
+    for name, model in result["models"].items():
+        cells = []
+        for run in (other["models"].get(name), model):
+            if run is None or run["val_acc"] is None:
+                cells += ["-", "-" if run is None else f"{run['test_acc']:.4f}", "-"]
+            else:
+                cells += [f"{run['val_acc']:.4f}", f"{run['test_acc']:.4f}", f"{run['val_acc'] - run['test_acc']:+.3f}"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def targets(result: dict, inference: dict | None) -> str:
+    """Each target of the transfer-set work: the value reached, the margin, met or missed."""
+    models = {name: m["test_acc"] for name, m in result["models"].items()}
+    students = {name: acc for name, acc in models.items() if result["models"][name]["role"] == "student"}
+    best = max(students, key=students.get)
+    lines = ["\n## Targets (test accuracy)\n", "| target | reached | margin | |", "|---|---:|---:|---|"]
+    for what, name, baseline, threshold in TARGETS:
+        name = best if name == "best student" else name
+        if name not in models or (baseline and baseline not in models):
+            continue
+        value = models[name] - (models[baseline] if baseline else 0.0)
+        shown = f"{value:+.4f}" if baseline else f"{value:.4f} ({name})"
+        lines.append(f"| {what} >= {threshold:g} | {shown} | {value - threshold:+.4f} | "
+                     f"{'met' if value >= threshold else 'missed'} |")
+    records = (inference or {}).get("records", [])
+    teacher = max((r["throughput_docs_s"] for r in records if r["model"] == "teacher"), default=None)
+    ensembles = [r for r in records if r["model"] == "students_ensemble"]
+    if teacher and ensembles:
+        fastest = max(ensembles, key=lambda r: r["throughput_docs_s"])
+        speedup = fastest["throughput_docs_s"] / teacher
+        met = fastest["test_acc"] >= 0.73 and speedup >= 10
+        lines.append(f"| students_ensemble ({' + '.join(fastest['members'])}) >= 0.73 at >= 10x the teacher's "
+                     f"throughput | {fastest['test_acc']:.4f} at {speedup:.1f}x | {fastest['test_acc'] - 0.73:+.4f}, "
+                     f"{speedup - 10:+.1f}x | {'met' if met else 'missed'} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="a pipeline.py experiment=newsgroups20 run folder")
     parser.add_argument("--command", default="python pipeline.py experiment=newsgroups20 "
                         "data.archive=../shared/data/20news-bydate.tar.gz", help="the command that made it")
+    parser.add_argument("--other-protocol", type=Path, default=None,
+                        help="results of the other validation split (newsgroups20_random_val.json)")
     args = parser.parse_args()
     compact_copy(args.run_dir, RESULTS / "newsgroups20" / "run")
     report = build_report(RESULTS / "newsgroups20" / "run", RESULTS / "inference.json"
                           if (RESULTS / "inference.json").is_file() else None, RESULTS / "newsgroups20" / "report")
     result = results(args.run_dir, report, args.command)
+    inference = json.loads((RESULTS / "inference.json").read_text()) if (RESULTS / "inference.json").is_file() else None
+    text = markdown(result) + targets(result, inference)
+    if args.other_protocol:
+        text += protocols(result, json.loads(args.other_protocol.read_text()))
     atomic.write_text(RESULTS / "newsgroups20.json", json.dumps(result, indent=2))
-    atomic.write_text(RESULTS / "newsgroups20.md", markdown(result))
-    print(markdown(result))
+    atomic.write_text(RESULTS / "newsgroups20.md", text)
+    print(text)
 
 
 if __name__ == "__main__":

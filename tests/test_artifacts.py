@@ -10,12 +10,15 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from conftest import CONFIG_DIR, REAL_ARCHIVE, ROOT
-from distill.cli.config import load_splits, teacher_spec
+from distill.cli.config import load_splits, teacher_spec, transfer_of
+from distill.cli.pipeline import stage_overrides
 from distill.cli.runners import signature_of
 from distill.cli.report import report as build_report
+from distill.data.transfer import source_ids
 from distill.logit_store import LogitStore
 
 CACHE = ROOT / "benchmarks" / "artifacts" / "newsgroups20" / "teacher_logits.npz"
+TRANSFER = CACHE.with_name("transfer_logits.npz")
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -29,17 +32,34 @@ def test_committed_newsgroups20_cache_matches_the_corpus(tmp_path: Path) -> None
     for logits in (cfg.teacher.logits, cfg.ensemble_logits):
         cfg.teacher.logits = logits
         LogitStore.load(logits).verify(splits, teacher_spec(cfg))
-    assert {name: len(corpus) for name, corpus in splits.items()} == {"train": 10182, "val": 1132, "test": 7532}
+    # the ordered split: each newsgroup's last 10% of training messages by article number
+    assert {name: len(corpus) for name, corpus in splits.items()} == {"train": 10184, "val": 1130, "test": 7532}
+    transfer_cfg = stage_cfg("transfer_labels", tmp_path)
+    transfer = transfer_of(transfer_cfg).generate(splits["train"])
+    store = LogitStore.load(TRANSFER)
+    store.verify_splits({"transfer": transfer})  # regenerated from the corpus, it is the set that was labelled
+    assert store.source["labeller"]["sha256"] == LogitStore.load(cfg.ensemble_logits).manifest["sha256"]
+    assert set(source_ids(transfer.ids)) <= set(splits["train"].ids)
 
 
-def test_committed_teacher_store_is_reused_by_the_pipelines_teacher_stage(tmp_path: Path) -> None:
-    """Its recorded signature is the newsgroups20 teacher stage's: a config change that alters what the
-    teacher computes would re-train it (47 minutes here), so it must show up here first."""
+def stage_cfg(stage: str, tmp_path: Path):
+    """The newsgroups20 pipeline's config of ``stage``, as the pipeline composes it."""
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=newsgroups20", "model=teacher_minilm",
-                                          f"paths.output_dir={tmp_path / 'teacher'}"])
-    store = LogitStore.load(CACHE)
-    assert store.source["kind"] == "teacher" and store.source["signature"] == signature_of(cfg)
+        own = stage_overrides(compose("pipeline", overrides=["experiment=newsgroups20"]))[stage]
+        return compose("train", overrides=["experiment=newsgroups20", f"data.archive={REAL_ARCHIVE}", *own,
+                                           f"paths.output_dir={tmp_path / stage}", f"paths.root_dir={ROOT}"])
+
+
+@pytest.mark.parametrize("stage, store", [("teacher", CACHE), ("transfer_labels", TRANSFER)])
+def test_committed_stores_are_reused_by_the_pipeline_stages_that_made_them(
+    stage: str, store: Path, tmp_path: Path
+) -> None:
+    """Their recorded signatures are the newsgroups20 stages': a config change that alters what the teacher
+    or the labelling computes would re-run it (an hour here, and labelling needs the teacher's checkpoint,
+    which is not committed), so it must show up here first."""
+    source = LogitStore.load(store).source
+    assert source["kind"] == {"teacher": "teacher", "transfer_labels": "transfer"}[stage]
+    assert source["signature"] == signature_of(stage_cfg(stage, tmp_path))
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from distill.student_ensemble import GRID, blend, fit_weight
+from distill.student_ensemble import GRID, blend, choose_pair, fit_weight
 
 
 def onehot(classes: list[int], confidence: float) -> np.ndarray:
@@ -43,3 +43,15 @@ def test_ties_go_to_the_even_average() -> None:
     labels = np.array([0, 1, 2])
     probs = onehot(list(labels), 0.8)
     assert fit_weight(probs, probs, labels) == 0.5
+
+
+def test_the_pair_best_on_val_is_chosen_among_those_present() -> None:
+    labels = np.array([0, 1, 0, 1, 0, 1])
+    right = np.eye(2)[labels] * 0.9 + 0.05
+    wrong = np.eye(2)[1 - labels] * 0.9 + 0.05
+    probs = {"bilstm_kd": right, "logistic_kd": right, "bilstm_kd_transfer": wrong, "logistic_kd_transfer": wrong}
+    assert choose_pair(probs, labels) == (("bilstm_kd", "logistic_kd"), 0.5)
+    probs |= {"bilstm_kd_transfer": right}
+    pair, weight = choose_pair(probs, labels)  # equally right on val: the transfer pair comes first
+    assert pair == ("bilstm_kd_transfer", "logistic_kd_transfer") and weight == 0.6  # nearest 0.5 that is right
+    assert choose_pair({"bilstm_kd": right}, labels) is None  # no complete pair

@@ -27,3 +27,19 @@ def fit_weight(first: np.ndarray, second: np.ndarray, labels: np.ndarray, grid: 
     order = sorted(grid, key=lambda weight: (abs(weight - 0.5), weight))
     scores = [float(np.mean(blend(first, second, weight).argmax(1) == labels)) for weight in order]
     return float(order[int(np.argmax(scores))])
+
+
+# Candidate (BiLSTM, logistic) pairs, in order of preference on a tie.
+PAIRS = (("bilstm_kd_transfer", "logistic_kd_transfer"), ("bilstm_kd", "logistic_kd"))
+
+
+def choose_pair(val_probs: dict[str, np.ndarray], labels: np.ndarray) -> tuple[tuple[str, str], float] | None:
+    """Of the ``PAIRS`` whose members have val probabilities here, the pair and weight best on val."""
+    best, best_acc = None, -1.0
+    for pair in PAIRS:
+        if all(name in val_probs for name in pair):
+            weight = fit_weight(val_probs[pair[0]], val_probs[pair[1]], labels)
+            acc = float(np.mean(blend(val_probs[pair[0]], val_probs[pair[1]], weight).argmax(1) == labels))
+            if acc > best_acc:
+                best, best_acc = (pair, weight), acc
+    return best

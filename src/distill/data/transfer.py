@@ -42,7 +42,7 @@ class TangTransfer:
     empty ones, are dropped. ``logits`` is the store of the teacher's logits on the set.
     """
 
-    copies: int = 2
+    copies: int = 1
     p_mask: float = 0.1
     p_pos: float = 0.1
     p_ng: float = 0.25
