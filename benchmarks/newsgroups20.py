@@ -53,7 +53,9 @@ def compact_copy(run_dir: Path, target: Path) -> None:
         stage = metrics.parent.name
         (target / stage).mkdir()
         shutil.copyfile(metrics, target / stage / "metrics.json")
-        LogitStore.load(metrics.parent / "logits.npz").only(["test"]).save(target / stage / "logits.npz")
+        store = LogitStore.load(metrics.parent / "logits.npz")
+        if "test" in store.ids:  # not the transfer set's labels: committed in benchmarks/artifacts
+            store.only(["test"]).save(target / stage / "logits.npz")
 
 
 def results(run_dir: Path, report: dict, command: str) -> dict:

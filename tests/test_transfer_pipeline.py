@@ -126,3 +126,16 @@ def test_a_committed_transfer_store_is_reused_without_the_teachers_checkpoint(
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         rerun = run_pipeline({"transfer_labels": other_rules}, overrides, tmp / "fresh2")
     assert rerun["transfer_labels"].get("rerun")  # other rules: the store is not theirs
+
+
+def test_the_report_scores_every_model_and_names_the_labelling_stage_as_no_model(
+    transfer_run, corpus_archive: Path
+) -> None:
+    from distill.report.collect import load_stages
+
+    tmp, stages, _, _ = transfer_run
+    test = load_splits(student_cfg(tmp, corpus_archive, "unused"))["test"]
+    scored, left_out = load_stages(tmp / "run", list(stages), test)
+    assert set(scored) == set(stages) - {"transfer_labels"}
+    assert left_out == [{"stage": "transfer_labels", "status": "no model",
+                         "reason": "labels the transfer set: nothing to score"}]

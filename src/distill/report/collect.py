@@ -63,6 +63,8 @@ def load_stages(run_dir: Path, names: list[str], corpus: Corpus) -> tuple[dict[s
         status = record.get("status", "completed")
         if status != "completed":
             left_out.append({"stage": name, "status": status, "reason": record.get("error", "")})
+        elif record.get("role") == "transfer":
+            left_out.append({"stage": name, "status": "no model", "reason": "labels the transfer set: nothing to score"})
         elif not logits_file.is_file():
             left_out.append({"stage": name, "status": "no logits", "reason": "no logits.npz to score"})
         else:
