@@ -27,7 +27,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from distill import atomic
-from distill.cli.config import CONF_DIR, load_splits, teacher_spec
+from distill.cli.config import CONF_DIR, load_splits
 from distill.cli.console import report_user_error
 from distill.cli.runners import record_failure, role_of, run, signature_of, verify_published
 from distill.console import quiet_third_party

@@ -3,11 +3,11 @@
 Two steps. ``prepare`` does the start-up work that needs PyTorch and the corpus: it exports
 each network to ONNX (``<run>/export/<stage>``) and the logistic student for the browser
 (``<run>/export/web/<stage>.json``) when missing or stale, and fits the weight of
-``students_ensemble`` (``bilstm_kd`` and ``logistic_kd`` averaged) on val with
-``distill.student_ensemble.fit_weight``. The command line runs it in a child process, so the
+``students_ensemble`` (a distilled BiLSTM and logistic student averaged: the pair and weight
+best on val, ``distill.student_ensemble.choose_pair``). The command line runs it in a child process, so the
 server never holds PyTorch (about 370 MiB). ``load_folder`` then loads networks in ONNX
-Runtime, classic baselines from their pickled scikit-learn Pipeline, and the ensemble (weight
-0.5 when none was fitted). A stage with nothing to load (a teacher reused from a logit store,
+Runtime, classic baselines from their pickled scikit-learn Pipeline, and the ensemble (the first
+pair served, weight 0.5, when none was fitted). A stage with nothing to load (a teacher reused from a logit store,
 an ensemble teacher, a failed stage) is skipped with a note saying why; a network without a
 current export runs in PyTorch. An export folder is served as it is.
 
@@ -33,10 +33,10 @@ from distill.logit_store import LogitStore
 from distill.probability import softmax
 from distill.serving import LoadedModel, average, from_checkpoint, from_onnx, from_sklearn
 from distill.serving.predictors import is_current, stage_record
-from distill.student_ensemble import blend, fit_weight
+from distill.student_ensemble import PAIRS, blend, choose_pair
 from distill.web_export import export_web, is_current_web, is_tfidf_student
 
-ENSEMBLE, ENSEMBLE_MEMBERS = "students_ensemble", ("bilstm_kd", "logistic_kd")
+ENSEMBLE = "students_ensemble"
 ROLES = ("teacher", "student", "ensemble", "classic")  # the order of the page's cards
 BROWSER_MODEL = "logistic_kd"  # preferred for the page's in-browser copy
 Splits = Callable[[], dict[str, Corpus] | None]
@@ -70,9 +70,10 @@ class Catalogue:
 
 @dataclass
 class Prepared:
-    """What ``prepare`` did: notes to print, and the ensemble's fitted weight and test accuracy."""
+    """What ``prepare`` did: notes to print, and the ensemble's members, fitted weight and test accuracy."""
 
     notes: list[str] = field(default_factory=list)
+    ensemble_members: tuple[str, str] | None = None
     ensemble_weight: float | None = None
     ensemble_test_acc: float | None = None
 
@@ -99,13 +100,16 @@ def browser_stage(run: Path, stages: list[Path]) -> Path | None:
     return min(candidates, key=lambda stage: export_name(run, stage) != BROWSER_MODEL, default=None)
 
 
-def fitted_ensemble(run: Path, corpora: dict[str, Corpus]) -> tuple[float, float]:
-    """The members' weight fitted on val, and the test accuracy of the blend, from their logits."""
-    stores = [LogitStore.load(run / name / "logits.npz") for name in ENSEMBLE_MEMBERS]
+def fitted_ensemble(run: Path, names: set[str], corpora: dict[str, Corpus]) -> tuple[tuple[str, str], float, float] | None:
+    """The members and weight chosen on val among the served pairs, and the blend's test accuracy."""
     val, test = corpora["val"], corpora["test"]
-    weight = fit_weight(*(softmax(store.aligned("val", val.ids)) for store in stores), val.labels)
-    test_probs = blend(*(softmax(store.aligned("test", test.ids)) for store in stores), weight)
-    return weight, float(np.mean(test_probs.argmax(1) == test.labels))
+    stores = {name: LogitStore.load(run / name / "logits.npz") for pair in PAIRS for name in pair if name in names}
+    chosen = choose_pair({name: softmax(store.aligned("val", val.ids)) for name, store in stores.items()}, val.labels)
+    if chosen is None:
+        return None
+    pair, weight = chosen
+    test_probs = blend(*(softmax(stores[name].aligned("test", test.ids)) for name in pair), weight)
+    return pair, weight, float(np.mean(test_probs.argmax(1) == test.labels))
 
 
 def prepare(folder: str | Path, splits: Splits) -> Prepared:
@@ -127,8 +131,9 @@ def prepare(folder: str | Path, splits: Splits) -> Prepared:
         if not is_current_web(stage, path):
             export_web(stage, path)
     names = {export_name(run, stage) for stage in stages}
-    if set(ENSEMBLE_MEMBERS) <= names and (corpora := splits()) is not None:
-        prepared.ensemble_weight, prepared.ensemble_test_acc = fitted_ensemble(run, corpora)
+    if any(set(pair) <= names for pair in PAIRS) and (corpora := splits()) is not None:
+        if (fitted := fitted_ensemble(run, names, corpora)) is not None:
+            prepared.ensemble_members, prepared.ensemble_weight, prepared.ensemble_test_acc = fitted
     return prepared
 
 
@@ -156,16 +161,19 @@ def load_stage(run: Path, stage: Path, record: dict) -> LoadedModel:
     raise UserError(f"no model, only logits{reused}")
 
 
-def with_ensemble(models: dict[str, Served], weight: float | None, test_acc: float | None) -> str | None:
-    """Add ``students_ensemble`` when both members are served; the note to print."""
-    if not all(name in models for name in ENSEMBLE_MEMBERS):
-        return None
-    members = [locked(models[name]) for name in ENSEMBLE_MEMBERS]  # its time includes waits for their locks
-    fitted = weight is not None
-    weight = weight if fitted else 0.5
-    models[ENSEMBLE] = Served(average(ENSEMBLE, members, [weight, 1.0 - weight]), "ensemble", test_acc)
+def with_ensemble(models: dict[str, Served], members: tuple[str, str] | None, weight: float | None,
+                  test_acc: float | None) -> str | None:
+    """Add ``students_ensemble`` when its members are served; the note to print."""
+    fitted = members is not None and weight is not None and all(name in models for name in members)
+    if not fitted:
+        members = next((pair for pair in PAIRS if all(name in models for name in pair)), None)
+        if members is None:
+            return None
+        weight, test_acc = 0.5, None
+    served = [locked(models[name]) for name in members]  # its time includes waits for their locks
+    models[ENSEMBLE] = Served(average(ENSEMBLE, served, [weight, 1.0 - weight]), "ensemble", test_acc)
     how = "fitted on val" if fitted else "(no val split at hand)"
-    return f"{ENSEMBLE}: weight {weight:.1f} on {ENSEMBLE_MEMBERS[0]} {how}"
+    return f"{ENSEMBLE}: weight {weight:.1f} on {members[0]} (with {members[1]}) {how}"
 
 
 def ordered(models: dict[str, Served]) -> dict[str, Served]:
@@ -186,7 +194,7 @@ def load_run(run: Path, prepared: Prepared) -> Catalogue:
         if model.runtime == "pytorch":
             notes.append(f"{stage.name}: no current ONNX export, served in PyTorch")
         models[export_name(run, stage)] = Served(model, record["role"], record.get("metrics", {}).get("test/acc"))
-    if note := with_ensemble(models, prepared.ensemble_weight, prepared.ensemble_test_acc):
+    if note := with_ensemble(models, prepared.ensemble_members, prepared.ensemble_weight, prepared.ensemble_test_acc):
         notes.append(note)
     stage = browser_stage(run, stages)
     web = None if stage is None else run / "export" / "web" / f"{export_name(run, stage)}.json"
@@ -203,7 +211,7 @@ def load_exports(folder: Path) -> Catalogue:
         record = export.parent.parent / manifest["stage"] / "metrics.json"  # <run>/export/<stage> -> <run>/<stage>
         test_acc = json.loads(record.read_text()).get("metrics", {}).get("test/acc") if record.is_file() else None
         models[export.name] = Served(from_onnx(export), manifest["role"], test_acc)
-    note = with_ensemble(models, None, None)
+    note = with_ensemble(models, None, None, None)
     web = sorted((folder / "web").glob("*.json"), key=lambda path: path.stem != BROWSER_MODEL)
     return Catalogue(ordered(models), [note] if note else [], web[0] if web else None)
 
