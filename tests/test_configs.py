@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from conftest import CONFIG_DIR, make_cfg
+from distill.errors import UserError
 
 CONF = Path(CONFIG_DIR)
 MODELS = sorted(path.stem for path in (CONF / "model").glob("*.yaml"))
@@ -91,3 +92,15 @@ def test_an_experiment_replaces_the_pipeline_stages_in_its_own_order() -> None:
     assert order.index("transfer_labels") < order.index("bilstm_kd_transfer")
     assert len(order) == len(set(order)) == 13
     assert [name for stage in default.pipeline.stages for name in stage][0] == "teacher"
+
+
+def test_pipeline_only_keeps_the_named_stages_in_plan_order() -> None:
+    from distill.cli.pipeline import stage_overrides
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        chosen = compose("pipeline", overrides=["experiment=newsgroups20", "pipeline.only=[bilstm_kd,teacher]"])
+        wrong = compose("pipeline", overrides=["experiment=newsgroups20", "pipeline.only=[bilstm]"])
+    assert list(stage_overrides(chosen)) == ["teacher", "bilstm_kd"]
+    assert stage_overrides(chosen)["bilstm_kd"][0] == "model=bilstm"
+    with pytest.raises(UserError, match=r"pipeline.only names stages \['bilstm'\] that the plan does not have"):
+        stage_overrides(wrong)

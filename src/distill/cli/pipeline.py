@@ -31,6 +31,7 @@ from distill.cli.config import CONF_DIR, load_splits
 from distill.cli.console import report_user_error
 from distill.cli.runners import record_failure, role_of, run, signature_of, verify_published
 from distill.console import quiet_third_party
+from distill.errors import UserError
 from distill.logit_store import LogitStore, LogitStoreError
 
 log = logging.getLogger("distill")
@@ -46,10 +47,18 @@ COLUMNS = (
 
 def stage_overrides(cfg: DictConfig) -> dict[str, list[str]]:
     """Each stage's own overrides in the pipeline's plan, as written (interpolations unresolved,
-    so an override such as teacher.logits='${ensemble_logits}' resolves in its stage's config)."""
+    so an override such as teacher.logits='${ensemble_logits}' resolves in its stage's config);
+    only the stages ``pipeline.only`` names, when it names some."""
     plan = OmegaConf.select(cfg, "pipeline.stages", default=None)
     plan = OmegaConf.to_container(plan, resolve=False) if plan is not None else []
-    return {name: list(overrides) for stage in plan for name, overrides in stage.items()}
+    stages = {name: list(overrides) for stage in plan for name, overrides in stage.items()}
+    only = OmegaConf.select(cfg, "pipeline.only", default=None)
+    if only is None:
+        return stages
+    unknown = sorted(set(only) - set(stages))
+    if unknown:
+        raise UserError(f"pipeline.only names stages {unknown} that the plan does not have: choose from {list(stages)}")
+    return {name: overrides for name, overrides in stages.items() if name in only}
 
 
 def _cell(value: float | None, key: str) -> str:
