@@ -139,3 +139,23 @@ def test_the_report_scores_every_model_and_names_the_labelling_stage_as_no_model
     assert set(scored) == set(stages) - {"transfer_labels"}
     assert left_out == [{"stage": "transfer_labels", "status": "no model",
                          "reason": "labels the transfer set: nothing to score"}]
+
+
+def test_train_py_labels_a_transfer_set_and_records_it_as_completed(transfer_run, corpus_archive: Path) -> None:
+    """train.py returns the run's val score to sweepers; a labelling run has none and must not fail for it."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    tmp, stages, *_ = transfer_run
+    out = tmp / "run" / "transfer_labels_again"  # a sibling of the members' stage folders
+    done = subprocess.run([sys.executable, "train.py", *stages["transfer_labels"][:-1],
+                           f"transfer.logits={tmp / 'again.npz'}", f"data.archive={corpus_archive}",
+                           f"paths.cache_dir={tmp / 'cache'}", f"paths.output_dir={out}", "teacher.max_length=32",
+                           "data.val_fraction=0.2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((out / "metrics.json").read_text())["status"] == "completed"
+    again, first = (LogitStore.load(path) for path in (tmp / "again.npz", tmp / "committed" / "transfer_logits.npz"))
+    np.testing.assert_array_equal(again.logits["transfer"], first.logits["transfer"])  # deterministic labels

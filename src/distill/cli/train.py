@@ -22,15 +22,17 @@ from distill.console import quiet_third_party
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
-def main(cfg: DictConfig) -> float:
-    """Returns ``optimized_metric`` (default: the best validation accuracy), which sweepers optimise.
+def main(cfg: DictConfig) -> float | None:
+    """Returns ``optimized_metric`` (default: the best validation accuracy), which sweepers optimise;
+    None for a run with no such score (``model=transfer_labels`` labels, it is not scored).
 
     A failed run leaves ``metrics.json`` with its error, so a sweep summary can list it.
     """
     quiet_third_party()
     try:
-        return run(cfg)[cfg.get("optimized_metric", "val/acc_best")]
+        metrics = run(cfg)
     except Exception as error:
         record_failure(cfg, error)
         report_user_error(error, cfg.paths.output_dir)
         raise
+    return metrics.get(cfg.get("optimized_metric", "val/acc_best"))
