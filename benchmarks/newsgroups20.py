@@ -72,7 +72,7 @@ def results(run_dir: Path, report: dict, command: str) -> dict:
             "overrides": stage.get("overrides"), "seconds": stage.get("train_seconds", stage.get("seconds")),
             "reused": bool(stage.get("skipped")),
         }
-    return {"command": command, "git_commit": git_commit(), "machine": machine(), "run_dir": str(run_dir),
+    return {"command": command, "git_commit": git_commit(), "machine": machine(), "run_dir": run_dir.name,
             "reference_teacher": report["reference_teacher"], "models": models}
 
 
@@ -156,6 +156,8 @@ def main() -> None:
                           if (RESULTS / "inference.json").is_file() else None, RESULTS / "newsgroups20" / "report")
     result = results(args.run_dir, report, args.command)
     inference = json.loads((RESULTS / "inference.json").read_text()) if (RESULTS / "inference.json").is_file() else None
+    if inference is not None and Path(inference["run"]).resolve() != args.run_dir.resolve():
+        inference = None  # speeds of another run's models: not this run's targets
     text = markdown(result) + targets(result, inference)
     if args.other_protocol:
         text += protocols(result, json.loads(args.other_protocol.read_text()))

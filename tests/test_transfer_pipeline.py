@@ -114,12 +114,19 @@ def test_a_committed_transfer_store_is_reused_without_the_teachers_checkpoint(
 
     tmp, stages, overrides, results = transfer_run
     fresh = tmp / "fresh"  # a clone: stores committed, no stage folders, no checkpoint
-    shutil.rmtree(tmp / "run" / "teacher" / "checkpoints")
+    checkpoints = tmp / "run" / "teacher" / "checkpoints"
+    shutil.move(checkpoints, tmp / "checkpoints_aside")  # put back below: later tests label with it
     monkeypatch.setattr("distill.cli.pipeline.run",
                         lambda cfg: pytest.fail(f"{cfg.model.name} must not re-run"))
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        reused = run_pipeline({"transfer_labels": stages["transfer_labels"]}, overrides, fresh)
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            reused = run_pipeline({"transfer_labels": stages["transfer_labels"]}, overrides, fresh)
+    finally:
+        shutil.move(tmp / "checkpoints_aside", checkpoints)
     assert reused["transfer_labels"]["skipped"]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        resumed = run_pipeline(stages, overrides, tmp / "run")  # the run's own folders: every stage completed
+    assert all(resumed[name]["skipped"] for name in stages)
     assert reused["transfer_labels"]["transfer/examples"] == results["transfer_labels"]["transfer/examples"]
     other_rules = [*stages["transfer_labels"], "transfer.copies=3"]
     monkeypatch.setattr("distill.cli.pipeline.run", lambda cfg: {"rerun": True})

@@ -113,10 +113,13 @@ def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
         if summary.get("status") == "completed":
             log.info(f"[pipeline] {output_dir.name}: earlier run had other settings or input logits, re-running")
         return None  # nothing to reuse: do not read the corpus just to say so
-    splits = load_splits(cfg)
     try:
         store = LogitStore.load(logits_path)
-        store.verify_splits({name: splits[name] for name in store.ids})
+        if role_of(cfg).publishes(cfg):  # the teacher's store, the transfer set's labels
+            verify_published(cfg, store)
+        else:
+            splits = load_splits(cfg)
+            store.verify_splits({name: splits[name] for name in store.ids})
     except LogitStoreError as mismatch:
         log.info(f"[pipeline] {output_dir.name}: earlier output does not match the data, re-running: {mismatch}")
         return None
@@ -162,7 +165,9 @@ def run_pipeline(stages: dict[str, list[str]], overrides: list[str], output_dir:
 def main(cfg: DictConfig) -> None:
     quiet_third_party()
     try:
-        run_pipeline(stage_overrides(cfg), list(HydraConfig.get().overrides.task), Path(cfg.paths.output_dir))
+        # pipeline.* chooses stages; every other override of this command goes to each stage
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith("pipeline.")]
+        run_pipeline(stage_overrides(cfg), overrides, Path(cfg.paths.output_dir))
     except Exception as error:
         report_user_error(error, cfg.paths.output_dir)
         raise
