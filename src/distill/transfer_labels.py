@@ -37,11 +37,11 @@ def transformer_logits(stage: Path, texts: list[str], batch_size: int = 64) -> n
     """The stage's checkpoint on ``texts`` (already cleaned), shortest first, with a progress bar."""
     from distill.module import ClassifierModule
 
-    net = ClassifierModule.load_from_checkpoint(artefact(stage, stage_record(stage)), map_location="cpu").net
-    net = net.float().eval()
-    transform = Preprocessing(stage / stage_record(stage)["features"]).transform
+    record = stage_record(stage)
+    net = ClassifierModule.load_from_checkpoint(artefact(stage, record), map_location="cpu").net.float().eval()
+    transform = Preprocessing(stage / record["features"]).transform
     order = np.argsort([len(text) for text in texts], kind="stable")
-    logits = np.zeros((len(texts), len(stage_record(stage)["labels"])), np.float32)
+    logits = np.zeros((len(texts), len(record["labels"])), np.float32)
     terminal = sys.stderr.isatty()
     with tqdm(total=len(texts), unit="doc", desc=f"labelling with {stage.name}", leave=terminal,
               mininterval=0.5 if terminal else 60) as bar, torch.inference_mode():
