@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,11 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from conftest import make_cfg
 from distill.logit_store import LogitStore, LogitStoreError
-from distill.classic import out_of_fold_logits, search_on_val
+from distill.classic import fit_classic, out_of_fold_logits, search_on_val
 from distill.data.corpus import Corpus
 from distill.ensemble import combine, fit_weights
 from distill.features.tfidf import tfidf_vectorizer
@@ -38,6 +40,28 @@ def test_out_of_fold_logits_never_come_from_a_model_that_saw_the_example() -> No
     logits = out_of_fold_logits(model, corpus, folds=4, seed=0)
     assert logits.shape == (len(corpus), 3)
     assert np.mean(logits.argmax(-1) == corpus.labels) < 0.6  # held out, it is guessing
+
+
+class PoolRecordingLogisticRegression(LogisticRegression):
+    """Records the size of every thread pool each time it is fitted."""
+
+    pools: list[dict[str, int]] = []
+
+    def fit(self, X, y, sample_weight=None):
+        self.pools.append({pool["user_api"]: pool["num_threads"] for pool in threadpool_info()})
+        return super().fit(X, y, sample_weight)
+
+
+def test_classic_fits_run_on_one_thread_whatever_the_caller_allows(tmp_path: Path) -> None:
+    splits = {name: replace(noise_corpus(60, seed), ids=np.arange(60) + 1000 * seed)
+              for seed, name in enumerate(("train", "val", "test"))}
+    with threadpool_limits(limits=2):
+        assert all(pool["num_threads"] == 2 for pool in threadpool_info())  # the caller allows two
+        fit_classic("sk_logreg", splits, tfidf_vectorizer(min_df=1, max_df=1.0), PoolRecordingLogisticRegression(),
+                    {}, out_of_fold=3, seed=0, model_path=tmp_path / "model.pkl")
+    fits = PoolRecordingLogisticRegression.pools
+    assert len(fits) == 1 + 3  # the search's one grid point, then one model per fold
+    assert all(threads == 1 for pools in fits for threads in pools.values())
 
 
 def test_search_keeps_the_best_grid_point_on_val(corpus_archive: Path, tmp_path: Path) -> None:
