@@ -55,6 +55,7 @@ class PoolRecordingLogisticRegression(LogisticRegression):
 def test_classic_fits_run_on_one_thread_whatever_the_caller_allows(tmp_path: Path) -> None:
     splits = {name: replace(noise_corpus(60, seed), ids=np.arange(60) + 1000 * seed)
               for seed, name in enumerate(("train", "val", "test"))}
+    PoolRecordingLogisticRegression.pools.clear()
     with threadpool_limits(limits=2):
         assert all(pool["num_threads"] == 2 for pool in threadpool_info())  # the caller allows two
         fit_classic("sk_logreg", splits, tfidf_vectorizer(min_df=1, max_df=1.0), PoolRecordingLogisticRegression(),
