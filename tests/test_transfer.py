@@ -104,6 +104,23 @@ def test_generation_is_deterministic_drops_duplicates_and_names_each_source() ->
     assert len(first) < 3 * len(train)  # "a b" has too few words for three distinct copies
 
 
+def test_recorded_classes_rebuild_the_same_classes_and_set_without_fitting_again(
+    classes: WordClasses, documents: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """k-means on floats differs in the last bits from one CPU to another: a reader must not re-fit."""
+    rebuilt = WordClasses(n_classes=4, min_count=1).from_strings(documents, classes.as_strings())
+    assert rebuilt.class_of == classes.class_of and rebuilt.position == classes.position
+    for ours, theirs in zip(rebuilt.cdf, classes.cdf):
+        np.testing.assert_array_equal(ours, theirs)
+    train = corpus(sentences(50, 5))
+    rules = TangTransfer(copies=2, word_classes=4, min_count=1)
+    recorded = rules.fit_classes(train)
+    labelled = rules.generate(train)
+    monkeypatch.setattr("distill.data.word_classes.KMeans", lambda *args, **kwargs: pytest.fail("fitted again"))
+    again = rules.generate(train, recorded)
+    assert again.texts == labelled.texts and np.array_equal(again.ids, labelled.ids)
+
+
 def test_bad_rules_are_refused() -> None:
     with pytest.raises(UserError, match="transfer.p_mask must be a probability"):
         TangTransfer(p_mask=1.5)

@@ -58,7 +58,7 @@ def test_the_ensemble_labels_copies_of_training_documents_only(transfer_run, cor
     store = LogitStore.load(tmp / "committed" / "transfer_logits.npz")
     cfg = student_cfg(tmp, corpus_archive, str(tmp / "cache" / "teacher_ensemble_logits.npz"))
     splits = load_splits(cfg)
-    transfer = transfer_of(cfg).generate(splits["train"])
+    transfer = transfer_of(cfg).generate(splits["train"], store.source["word_classes"])
     store.verify_splits({"transfer": transfer})
     sources = set(source_ids(store.ids["transfer"]).tolist())
     assert sources <= set(splits["train"].ids.tolist())
@@ -93,6 +93,31 @@ def test_a_student_learns_the_transfer_set_from_soft_labels_alone(transfer_run, 
     assert (train.corpus.labels[extra] == -1).all() and (train.corpus.labels[~extra] >= 0).all()
     np.testing.assert_array_equal(train.teacher_logits[extra], store.aligned("transfer", train.corpus.ids[extra]))
     assert np.isfinite(results["logistic_kd_transfer"]["test/acc"])
+
+
+class OtherCPUKMeans:
+    """k-means as another CPU's BLAS may fit it: other word classes, hence other copies."""
+
+    def __init__(self, n_clusters: int, **_: object) -> None:
+        self.n_clusters = n_clusters
+
+    def fit_predict(self, features: np.ndarray) -> np.ndarray:
+        return np.arange(len(features)) % self.n_clusters
+
+
+def test_students_on_another_cpu_rebuild_the_labelled_set_from_its_recorded_classes(
+    transfer_run, corpus_archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp, *_ = transfer_run
+    cfg = student_cfg(tmp, corpus_archive, str(tmp / "cache" / "teacher_ensemble_logits.npz"))
+    train = load_splits(cfg)["train"]
+    store = LogitStore.load(tmp / "committed" / "transfer_logits.npz")
+    monkeypatch.setattr("distill.data.word_classes.KMeans", OtherCPUKMeans)
+    assert transfer_of(cfg).generate(train).fingerprint() != store.manifest["splits"]["transfer"]["fingerprint"]
+    datamodule = data_module(cfg, features=instantiate(cfg.model.features), teacher=teacher_spec(cfg),
+                             transfer=transfer_of(cfg))
+    datamodule.setup("fit")  # a re-fit here would be refused: the copies would not be those labelled
+    assert np.isin(store.ids["transfer"], datamodule.datasets["train"].corpus.ids).all()
 
 
 def test_a_transfer_set_labelled_by_another_teacher_is_refused(transfer_run, corpus_archive: Path) -> None:

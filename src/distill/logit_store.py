@@ -140,12 +140,13 @@ class LogitStore:
 
     def save(self, path: str | Path) -> None:
         """Write atomically: a temporary file in the same folder, then a rename. A split whose
-        logits are all float16 values (``to_float16``) is written in float16, half the bytes."""
+        logits are all float16 values (``to_float16``) is written in float16, half the bytes;
+        the file is zip-compressed, for the manifest (a transfer store's word classes)."""
         arrays = {f"ids_{split}": self.ids[split] for split in self.ids}
         arrays |= {f"logits_{split}": _compact(self.logits[split]) for split in self.logits}
         arrays["manifest"] = np.array(json.dumps(self.manifest, indent=1, sort_keys=True))
         with atomic_path(path) as temporary, open(temporary, "wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez_compressed(handle, **arrays)
             handle.flush()
             os.fsync(handle.fileno())
 

@@ -152,9 +152,10 @@ def fit_transfer_labels(cfg: DictConfig, signature: str) -> Fitted:
     splits = load_splits(cfg)
     ensemble = LogitStore.load(cfg.model.labeller, "run the teacher_ensemble stage first")
     ensemble.verify_splits(splits, "Re-run the teacher_ensemble stage on this data.")
-    corpus = transfer.generate(splits["train"])
+    classes = transfer.fit_classes(splits["train"])
+    corpus = transfer.generate(splits["train"], classes)
     metrics = {"transfer/examples": float(len(corpus)), "transfer/sources": float(len(splits["train"]))}
-    source = {"kind": "transfer", "model": cfg.model.name, "rules": transfer.rules(),
+    source = {"kind": "transfer", "model": cfg.model.name, "rules": transfer.rules(), "word_classes": classes,
               "source_fingerprint": splits["train"].fingerprint(), "signature": signature,
               "settings": signed_settings(cfg), "metrics": metrics}
     stages = {name: Path(os.path.normpath(path)) for name, path in cfg.model.members.items()}
@@ -170,7 +171,8 @@ def verify_published(cfg: DictConfig, store: LogitStore) -> None:
     if cfg.model.role == "teacher":
         store.verify(load_splits(cfg), teacher_spec(cfg))
     else:
-        store.verify_splits({"transfer": transfer_of(cfg).generate(load_splits(cfg)["train"])})
+        train = load_splits(cfg)["train"]
+        store.verify_splits({"transfer": transfer_of(cfg).generate(train, store.source.get("word_classes"))})
 
 
 @dataclass(frozen=True)

@@ -197,9 +197,9 @@ class TextDataModule(L.LightningDataModule, ABC):
         if self.teacher_logits is None:
             raise UserError("a transfer set is learnt from the teacher's soft labels only: use it with a "
                             "distilling student (distill=kl or mse, distill.alpha > 0), or set transfer=none")
-        transfer = self.transfer.generate(train)
         rebuild = "label it first: python train.py model=transfer_labels transfer=tang ..."
         store = LogitStore.load(self.transfer.logits, rebuild)
+        transfer = self.transfer.generate(train, store.source.get("word_classes"))
         store.verify_splits({"transfer": transfer}, f"Re-label it ({rebuild}) or set transfer.* as it was made.")
         labeller = store.source.get("labeller", {}).get("sha256")
         if labeller != self.teacher_logits.manifest["sha256"]:

@@ -4,7 +4,9 @@ The teacher labels them once (``distill.transfer_labels``); students learn them 
 labels alone (label -1). They show the student the teacher's function on more of the input
 space than the ~10k training documents, on which the teacher is over-confident.
 The set is not stored: it is regenerated from the training split, deterministically, and its
-fingerprint is checked against the store of the teacher's logits on it.
+fingerprint is checked against the store of the teacher's logits on it. The store records the
+word classes the labeller used (``word_classes``): readers rebuild the set with those, because
+re-fitting them is not bit-identical on another CPU.
 """
 
 from __future__ import annotations
@@ -62,10 +64,20 @@ class TangTransfer:
         """What decides the generated texts besides the source split (recorded in the store)."""
         return {"name": "tang", **{key: value for key, value in asdict(self).items() if key != "logits"}}
 
-    def generate(self, train: Corpus) -> Corpus:
-        """The transfer set of ``train``: label -1, ids that name their source (``source_ids``)."""
+    def fit_classes(self, train: Corpus) -> list[str]:
+        """The word classes of ``train``, as a store records them (``WordClasses.as_strings``)."""
+        return WordClasses(self.word_classes, self.min_count, seed=self.seed).fit(
+            [tokenize(text) for text in train.texts]).as_strings()
+
+    def generate(self, train: Corpus, classes: list[str] | None = None) -> Corpus:
+        """The transfer set of ``train``: label -1, ids that name their source (``source_ids``).
+
+        ``classes`` (``fit_classes``, or a labelled store's ``source["word_classes"]``) are the
+        word classes to draw replacements from; None fits them here.
+        """
         documents = [tokenize(text) for text in train.texts]
-        classes = WordClasses(self.word_classes, self.min_count, seed=self.seed).fit(documents)
+        words = WordClasses(self.word_classes, self.min_count, seed=self.seed)
+        classes = words.fit(documents) if classes is None else words.from_strings(documents, classes)
         seen = {" ".join(tokens) for tokens in documents}
         ids, texts = [], []
         for source, tokens in zip(train.ids, documents):

@@ -40,8 +40,22 @@ class WordClasses:
         counts = Counter(token for tokens in documents for token in tokens)
         vocabulary = sorted((w for w, c in counts.items() if c >= self.min_count), key=lambda w: (-counts[w], w))
         if len(vocabulary) < self.n_classes:
-            self.class_of, self.words, self.cdf, self.position = {}, [], [], {}
-            return self  # too little text to group words: nothing is replaced
+            return self._assign(counts, {})  # too little text to group words: nothing is replaced
+        labels = self._induce(documents, vocabulary)
+        return self._assign(counts, {word: int(label) for word, label in zip(vocabulary, labels)})
+
+    def from_strings(self, documents: list[list[str]], classes: list[str]) -> WordClasses:
+        """The classes ``as_strings`` recorded, with frequencies counted on ``documents``: no k-means."""
+        counts = Counter(token for tokens in documents for token in tokens)
+        return self._assign(counts, {word: label for label, words in enumerate(classes) for word in words.split(" ")
+                                     if word})
+
+    def as_strings(self) -> list[str]:
+        """Each class's words joined by spaces (tokens never contain one), most frequent first."""
+        return [" ".join(words) for words in self.words]
+
+    def _induce(self, documents: list[list[str]], vocabulary: list[str]) -> np.ndarray:
+        """A class per vocabulary word: k-means on each word's left and right neighbours."""
         index = {word: row for row, word in enumerate(vocabulary)}
         contexts = min(self.context_words, len(vocabulary))
         left, right = self._neighbours(documents, index)
@@ -52,14 +66,17 @@ class WordClasses:
             features.flat[:] += np.bincount(cells, minlength=features.size)
         features = np.log1p(features)
         features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-        labels = KMeans(self.n_classes, n_init=3, random_state=self.seed).fit_predict(features)
-        frequency = np.asarray([counts[word] for word in vocabulary], dtype=np.float64)
-        self.class_of = {word: int(label) for word, label in zip(vocabulary, labels)}
+        return KMeans(self.n_classes, n_init=3, random_state=self.seed).fit_predict(features)
+
+    def _assign(self, counts: Counter, class_of: dict[str, int]) -> WordClasses:
+        """Each class's words, most frequent first, and their cumulative unigram probabilities."""
+        self.class_of = class_of
         self.words, self.cdf = [], []
-        for label in range(self.n_classes):
-            members = np.flatnonzero(labels == label)
-            self.words.append(np.asarray(vocabulary, dtype=object)[members])
-            self.cdf.append(np.cumsum(frequency[members]) / frequency[members].sum())
+        for label in range(max(class_of.values(), default=-1) + 1):
+            words = sorted((word for word, own in class_of.items() if own == label), key=lambda w: (-counts[w], w))
+            frequency = np.asarray([counts[word] for word in words], dtype=np.float64)
+            self.words.append(np.asarray(words, dtype=object))
+            self.cdf.append(np.cumsum(frequency) / frequency.sum())
         self.position = {word: place for words in self.words for place, word in enumerate(words)}
         return self
 
