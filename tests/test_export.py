@@ -29,6 +29,9 @@ STAGES = {
     "logistic": ["model=logistic", "distill=none"],
     "bilstm": ["model=bilstm", "distill=none", "model.module.net.embedding_init=null", "+model.module.net.embedding_dim=16",
                "model.module.net.hidden_size=16", "model.module.net.head_size=16"],
+    "bilstm_bag": ["model=bilstm_bag", "distill=none", "model.module.net.embedding_init=null",
+                   "+model.module.net.embedding_dim=16", "model.module.net.hidden_size=16",
+                   "model.module.net.head_size=16", "model.module.net.buckets=64"],
 }
 LONG = " ".join(["orbit rocket launch nasa shuttle moon"] * 20)  # ~120 words > teacher.max_length=32
 TEXTS = ["", "engine", "Pixel RENDER, shader!", "orbit rocket engine brake caf\xe9 na\xefve zzz", LONG,
