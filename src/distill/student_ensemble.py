@@ -30,7 +30,8 @@ def fit_weight(first: np.ndarray, second: np.ndarray, labels: np.ndarray, grid: 
 
 
 # Candidate (BiLSTM, logistic) pairs, in order of preference on a tie.
-PAIRS = (("bilstm_kd_transfer", "logistic_kd_transfer"), ("bilstm_kd", "logistic_kd"))
+PAIRS = (("bilstm_bag_kd_transfer", "logistic_kd_transfer"), ("bilstm_kd_transfer", "logistic_kd_transfer"),
+         ("bilstm_kd", "logistic_kd"))
 
 
 def choose_pair(val_probs: dict[str, np.ndarray], labels: np.ndarray) -> tuple[tuple[str, str], float] | None:
