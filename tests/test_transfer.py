@@ -121,6 +121,24 @@ def test_recorded_classes_rebuild_the_same_classes_and_set_without_fitting_again
     assert again.texts == labelled.texts and np.array_equal(again.ids, labelled.ids)
 
 
+def test_recorded_classes_order_words_by_frequency_then_alphabet() -> None:
+    documents = [["b", "a", "d", "a", "c", "b", "e"]]  # a and b twice, c, d and e once
+    classes = WordClasses().from_strings(documents, ["c b a", "e d"])
+    assert [list(words) for words in classes.words] == [["a", "b", "c"], ["d", "e"]]
+    np.testing.assert_allclose(classes.cdf[0], [0.4, 0.8, 1.0])
+    np.testing.assert_allclose(classes.cdf[1], [0.5, 1.0])
+    assert classes.position == {"a": 0, "b": 1, "c": 2, "d": 0, "e": 1} and not classes.replaceable("f")
+
+
+def test_a_store_made_with_other_rules_is_refused_before_its_classes_are_used() -> None:
+    rules = TangTransfer(word_classes=4, min_count=1)
+    source = {"rules": rules.rules(), "word_classes": ["a b"]}
+    assert rules.recorded_classes(source, "t.npz") == ["a b"]
+    assert rules.recorded_classes({"rules": rules.rules()}, "t.npz") is None  # labelled before classes were kept
+    with pytest.raises(UserError, match=r"t\.npz was made with other rules .* set transfer\.\* as it was made"):
+        TangTransfer(word_classes=30, min_count=1).recorded_classes(source, "t.npz")
+
+
 def test_bad_rules_are_refused() -> None:
     with pytest.raises(UserError, match="transfer.p_mask must be a probability"):
         TangTransfer(p_mask=1.5)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -163,7 +164,8 @@ class LogitStore:
                 logits = {split: arrays[f"logits_{split}"] for split in splits}
         except FileNotFoundError:
             raise LogitStoreError(f"no logit store at {path}: {rebuild}") from None
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, TypeError) as error:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError, TypeError,
+                NotImplementedError) as error:  # a corrupt byte, whichever layer reads it first
             raise LogitStoreError(f"{path} is not a logit store (truncated, or another kind of file: "
                                   f"{type(error).__name__}): {rebuild}") from None
         if manifest.get("format", 1) == 1:

@@ -1,7 +1,8 @@
 """Two distilled students served as one: a weighted average of their class probabilities.
 
-The BiLSTM and the logistic student read the text differently (word order vs. n-gram
-counts), so their errors differ and an average can beat both. The weight is the only thing
+The BiLSTM and the logistic student read the text differently (word order over the first
+256 WordPieces vs. TF-IDF n-grams of the whole document), so their errors differ and an
+average can beat both. The weight is the only thing
 fitted, on the validation split, by a coarse grid: with about a thousand validation
 documents a finer search would fit noise.
 """
@@ -30,7 +31,7 @@ def fit_weight(first: np.ndarray, second: np.ndarray, labels: np.ndarray, grid: 
 
 
 # Candidate (BiLSTM, logistic) pairs, in order of preference on a tie.
-PAIRS = (("bilstm_bag_kd_transfer", "logistic_kd_transfer"), ("bilstm_kd_transfer", "logistic_kd_transfer"),
+PAIRS = (("bilstm_kd_transfer", "logistic_kd_transfer"), ("bilstm_bag_kd_transfer", "logistic_kd_transfer"),
          ("bilstm_kd", "logistic_kd"))
 
 

@@ -171,8 +171,9 @@ def verify_published(cfg: DictConfig, store: LogitStore) -> None:
     if cfg.model.role == "teacher":
         store.verify(load_splits(cfg), teacher_spec(cfg))
     else:
-        train = load_splits(cfg)["train"]
-        store.verify_splits({"transfer": transfer_of(cfg).generate(train, store.source.get("word_classes"))})
+        rules = transfer_of(cfg)
+        classes = rules.recorded_classes(store.source, rules.logits)
+        store.verify_splits({"transfer": rules.generate(load_splits(cfg)["train"], classes)})
 
 
 @dataclass(frozen=True)

@@ -199,8 +199,9 @@ class TextDataModule(L.LightningDataModule, ABC):
                             "distilling student (distill=kl or mse, distill.alpha > 0), or set transfer=none")
         rebuild = "label it first: python train.py model=transfer_labels transfer=tang ..."
         store = LogitStore.load(self.transfer.logits, rebuild)
-        transfer = self.transfer.generate(train, store.source.get("word_classes"))
-        store.verify_splits({"transfer": transfer}, f"Re-label it ({rebuild}) or set transfer.* as it was made.")
+        transfer = self.transfer.generate(train, self.transfer.recorded_classes(store.source, self.transfer.logits))
+        store.verify_splits({"transfer": transfer}, f"Re-label it ({rebuild}); a store without recorded word "
+                            "classes regenerates only on a CPU like its labeller's.")
         labeller = store.source.get("labeller", {}).get("sha256")
         if labeller != self.teacher_logits.manifest["sha256"]:
             raise UserError(f"the transfer set at transfer.logits={self.transfer.logits} was labelled by another "

@@ -64,6 +64,15 @@ class TangTransfer:
         """What decides the generated texts besides the source split (recorded in the store)."""
         return {"name": "tang", **{key: value for key, value in asdict(self).items() if key != "logits"}}
 
+    def recorded_classes(self, source: dict, store: str) -> list[str] | None:
+        """The word classes a labelled store's ``source`` records, once its rules are these: the
+        classes fix the copies, so rules they no longer reflect (``word_classes``, ``min_count``)
+        must not pass. None for a store labelled before classes were recorded (re-fitted here)."""
+        if source.get("rules") != self.rules():
+            raise UserError(f"the transfer set at {store} was made with other rules ({source.get('rules')}): "
+                            "set transfer.* as it was made, or re-label it with these")
+        return source.get("word_classes")
+
     def fit_classes(self, train: Corpus) -> list[str]:
         """The word classes of ``train``, as a store records them (``WordClasses.as_strings``)."""
         return WordClasses(self.word_classes, self.min_count, seed=self.seed).fit(

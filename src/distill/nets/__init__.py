@@ -7,7 +7,8 @@ anywhere importable) and naming it in a model yaml as ``module.net._target_``.
 
 from distill.nets.bag_linear import BagLinearNet
 from distill.nets.bilstm import BiLSTMNet
+from distill.nets.bilstm_bag import BiLSTMBagNet
 from distill.nets.build import build_net
 from distill.nets.transformer import TransformerNet
 
-__all__ = ["BagLinearNet", "BiLSTMNet", "TransformerNet", "build_net"]
+__all__ = ["BagLinearNet", "BiLSTMBagNet", "BiLSTMNet", "TransformerNet", "build_net"]

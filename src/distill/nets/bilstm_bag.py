@@ -16,9 +16,11 @@ class BiLSTMBagNet(nn.Module):
     """``BiLSTMNet`` plus a linear model of the document's WordPiece unigrams and hashed bigrams.
 
     The teacher ensemble is half linear TF-IDF models; a BiLSTM imitates that half poorly, while
-    a linear path learns it directly (as fastText does) for a few multiply-adds per token. The
-    bag is divided by the square root of the length, as TF-IDF rows are L2-normalised. Both
-    tables start at zero, so training starts from the BiLSTM alone.
+    a linear path learns it directly (as fastText does) for a few multiply-adds per token. It
+    reads the BiLSTM's tokens ([CLS] and [SEP] included, ``max_length`` at most), not the whole
+    document as the TF-IDF members do. The bag is divided by the square root of the length,
+    roughly as TF-IDF rows are L2-normalised. Both tables start at zero, so training starts from
+    the BiLSTM alone. Ids must be int64: the bigram hash overflows int32.
     """
 
     onnx_exporter = BiLSTMNet.onnx_exporter
