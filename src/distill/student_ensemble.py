@@ -1,7 +1,7 @@
 """Two distilled students served as one: a weighted average of their class probabilities.
 
 The BiLSTM and the logistic student read the text differently (word order over the first
-256 WordPieces vs. TF-IDF n-grams of the whole document), so their errors differ and an
+``max_length`` WordPieces vs. TF-IDF n-grams of the whole document), so their errors differ and an
 average can beat both. The weight is the only thing fitted, on the validation split, by a
 coarse grid: with about a thousand validation documents a finer search would fit noise.
 """
