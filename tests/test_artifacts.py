@@ -18,6 +18,7 @@ from distill.data.transfer import source_ids
 from distill.logit_store import LogitStore
 
 CACHE = ROOT / "benchmarks" / "artifacts" / "newsgroups20" / "teacher_logits.npz"
+ENSEMBLE = CACHE.with_name("teacher_ensemble_logits.npz")
 TRANSFER = CACHE.with_name("transfer_logits.npz")
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -51,15 +52,20 @@ def stage_cfg(stage: str, tmp_path: Path):
                                            f"paths.output_dir={tmp_path / stage}", f"paths.root_dir={ROOT}"])
 
 
-@pytest.mark.parametrize("stage, store", [("teacher", CACHE), ("transfer_labels", TRANSFER)])
+@pytest.mark.parametrize("stage, store", [("teacher", CACHE), ("teacher_ensemble", ENSEMBLE),
+                                          ("transfer_labels", TRANSFER)])
 def test_committed_stores_are_reused_by_the_pipeline_stages_that_made_them(
     stage: str, store: Path, tmp_path: Path
 ) -> None:
-    """Their recorded signatures are the newsgroups20 stages': a config change that alters what the teacher
-    or the labelling computes would re-run it (an hour here, and labelling needs the teacher's checkpoint,
-    which is not committed), so it must show up here first."""
+    """Their recorded signatures are the newsgroups20 stages': a config change that alters what the teacher,
+    the ensemble or the labelling computes would re-run it (an hour here, and labelling needs the teacher's
+    checkpoint, which is not committed), so it must show up here first."""
     source = LogitStore.load(store).source
-    assert source["kind"] == {"teacher": "teacher", "transfer_labels": "transfer"}[stage]
+    assert source["kind"] == {"teacher": "teacher", "teacher_ensemble": "ensemble", "transfer_labels": "transfer"}[stage]
+    for member in ("sk_complementnb", "sk_logreg"):  # the ensemble knows its classic members by their signatures
+        signed = {"kind": "classic", "signature": signature_of(stage_cfg(member, tmp_path))}
+        (tmp_path / member).mkdir()
+        LogitStore({}, {}, {"source": signed}).save(tmp_path / member / "logits.npz")
     assert source["signature"] == signature_of(stage_cfg(stage, tmp_path))
 
 

@@ -283,6 +283,15 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
         "logistic_hard"}
     # The teacher's store is reused only for the settings it was made with.
     assert stages_rerun({**stages, "teacher": [*stages["teacher"], "model.module.lr=1e-3"]}) == {"teacher"}
+    # A classic member is known to the ensemble by the settings it was made with, not by its bytes.
+    member_path = tmp_path / "first" / "sk_logreg" / "logits.npz"
+    member = LogitStore.load(member_path)
+    member.logits["test"] = member.logits["test"] + 1e-3  # other bits, same settings: another machine's BLAS
+    member.with_source().save(member_path)
+    assert stages_rerun(stages) == set()
+    member.with_source(signature="other settings").save(member_path)
+    assert stages_rerun(stages) == {"teacher_ensemble"}
+    member.with_source().save(member_path)
     (tmp_path / "first" / "logistic_kd" / "metrics.json").write_text('{"status": "failed"}')
     assert stages_rerun(stages) == {"logistic_kd"}
     teacher_cache = LogitStore.load(tmp_path / "cache" / "teacher_logits.npz")

@@ -139,17 +139,27 @@ def test_a_committed_transfer_store_is_reused_without_the_teachers_checkpoint(
     from distill.cli.pipeline import run_pipeline
 
     tmp, stages, overrides, results = transfer_run
-    fresh = tmp / "fresh"  # a clone: stores committed, no stage folders, no checkpoint
+    fresh = tmp / "fresh"  # a clone on another machine: stores committed, no checkpoint, classic members re-fitted
+    for member in ("sk_complementnb", "sk_logreg"):  # ... with the same settings, to other bits
+        store = LogitStore.load(tmp / "run" / member / "logits.npz")
+        store.logits["val"] = store.logits["val"] * 1.01
+        (fresh / member).mkdir(parents=True)
+        store.with_source().save(fresh / member / "logits.npz")
+    ensemble = tmp / "cache" / "teacher_ensemble_logits.npz"
+    ensemble_bytes = ensemble.read_bytes()
     checkpoints = tmp / "run" / "teacher" / "checkpoints"
     shutil.move(checkpoints, tmp / "checkpoints_aside")  # put back below: later tests label with it
     monkeypatch.setattr("distill.cli.pipeline.run",
                         lambda cfg: pytest.fail(f"{cfg.model.name} must not re-run"))
     try:
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            reused = run_pipeline({"transfer_labels": stages["transfer_labels"]}, overrides, fresh)
+            reused = run_pipeline({name: stages[name] for name in ("teacher_ensemble", "transfer_labels")},
+                                  overrides, fresh)
     finally:
         shutil.move(tmp / "checkpoints_aside", checkpoints)
-    assert reused["transfer_labels"]["skipped"]
+    assert reused["teacher_ensemble"]["skipped"] and reused["transfer_labels"]["skipped"]
+    assert ensemble.read_bytes() == ensemble_bytes  # what the transfer labels were made from: kept
+    assert reused["teacher_ensemble"]["test/acc"] == results["teacher_ensemble"]["test/acc"]
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         resumed = run_pipeline(stages, overrides, tmp / "run")  # the run's own folders: every stage completed
     assert all(resumed[name]["skipped"] for name in stages)

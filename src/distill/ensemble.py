@@ -76,9 +76,12 @@ def fit_ensemble(
 
 
 def save_unless_reproduced(store: LogitStore, path: Path) -> None:
-    """Write ``store`` unless ``path`` already holds the same logits to float noise
-    (multi-threaded BLAS in the classic members): a re-run then leaves a committed store untouched."""
-    if not (path.is_file() and reproduces(LogitStore.load(path), store)):
+    """Write ``store`` unless ``path`` already holds the same logits to float noise (multi-threaded
+    BLAS in the classic members), made with the same signature: a re-run then leaves a committed
+    store untouched."""
+    existing = LogitStore.load(path) if path.is_file() else None
+    if not (existing and existing.source.get("signature") == store.source.get("signature")
+            and reproduces(existing, store)):
         store.save(path)
 
 

@@ -58,6 +58,16 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def recorded_source(path: str | Path) -> dict[str, Any]:
+    """What made the store at ``path``, read from its manifest alone (no checksum: {} when the file
+    is not a readable store, which its reader then reports)."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return json.loads(str(arrays["manifest"])).get("source", {})
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError):
+        return {}
+
+
 def _checksum(ids: dict[str, np.ndarray], logits: dict[str, np.ndarray], manifest: dict | None) -> str:
     """SHA-256 of ids and logits per split and, from format 2 on, of the manifest itself."""
     digest = hashlib.sha256()
@@ -138,6 +148,11 @@ class LogitStore:
         logits = {split: self.logits[split] for split in splits}
         manifest = {**self.manifest, "splits": {split: self.manifest["splits"][split] for split in splits}}
         return LogitStore(ids, logits, {**manifest, "sha256": _checksum(ids, logits, manifest)})
+
+    def with_source(self, **fields: Any) -> LogitStore:
+        """These logits with ``fields`` added to their source (a run's signature, its settings), checksummed anew."""
+        manifest = {**self.manifest, "source": json.loads(json.dumps({**self.source, **fields}))}
+        return LogitStore(self.ids, self.logits, {**manifest, "sha256": _checksum(self.ids, self.logits, manifest)})
 
     def save(self, path: str | Path) -> None:
         """Write atomically: a temporary file in the same folder, then a rename. A split whose

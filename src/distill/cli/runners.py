@@ -121,6 +121,7 @@ def fit_classic_run(cfg: DictConfig, signature: str) -> Fitted:
     path = Path(cfg.paths.output_dir) / "model.pkl"
     metrics, store = fit_classic(cfg.model.name, splits, instantiate(cfg.model.vectorizer),
                                  instantiate(cfg.model.estimator), grid, cfg.model.out_of_fold, cfg.seed, path)
+    store = store.with_source(signature=signature)  # what identifies it to an ensemble (input_identity)
     return Fitted(metrics, store, {"format": "sklearn", "path": path.name, "sha256": file_sha256(path)}, None,
                   splits["train"].label_names, data.cleaning)
 
@@ -139,6 +140,8 @@ def fit_ensemble_run(cfg: DictConfig, signature: str) -> Fitted:
         member.verify_splits(splits, f"Re-run {name} on this data or fix model.members.{name}.")
         members[name] = member
     metrics, store = fit_ensemble(cfg.model.name, splits, transformer, members)
+    # like the teacher's store: reusable by the pipeline where it is committed (Role.publishes)
+    store = store.with_source(signature=signature, settings=signed_settings(cfg), metrics=metrics)
     if rank_zero_only.rank == 0:
         save_unless_reproduced(store, Path(cfg.model.output))
     return Fitted(metrics, store, labels=splits["train"].label_names)
@@ -168,7 +171,7 @@ def fit_transfer_labels(cfg: DictConfig, signature: str) -> Fitted:
 
 def verify_published(cfg: DictConfig, store: LogitStore) -> None:
     """A published store (``Role.publishes``) against this run's data, as its readers will check it."""
-    if cfg.model.role == "teacher":
+    if cfg.model.role in ("teacher", "ensemble"):
         store.verify(load_splits(cfg), teacher_spec(cfg))
     else:
         rules = transfer_of(cfg)
@@ -181,7 +184,8 @@ class Role:
     fit: Callable[[DictConfig, str], Fitted]
     reads: Callable[[DictConfig], list[str]]  # the logit stores a run reads
     # The store a run writes for others outside its folder: a committed copy there is reused
-    # without re-running (the teacher's checkpoint is not committed, so it cannot re-label).
+    # without re-running (the teacher's checkpoint is not committed, so it cannot re-label, and
+    # re-fitting the ensemble elsewhere would replace what the transfer labels were made from).
     publishes: Callable[[DictConfig], str | None] = lambda cfg: None
 
 
@@ -196,7 +200,8 @@ ROLES = {
     "teacher": Role(fit_lightning, lambda cfg: [], lambda cfg: cfg.teacher.logits),
     "student": Role(fit_lightning, student_reads),
     "classic": Role(fit_classic_run, lambda cfg: []),
-    "ensemble": Role(fit_ensemble_run, lambda cfg: [cfg.teacher.logits, *ensemble_members(cfg).values()]),
+    "ensemble": Role(fit_ensemble_run, lambda cfg: [cfg.teacher.logits, *ensemble_members(cfg).values()],
+                     lambda cfg: cfg.model.output),
     "transfer": Role(fit_transfer_labels, lambda cfg: [cfg.model.labeller], lambda cfg: cfg.transfer.logits),
 }
 
