@@ -17,7 +17,7 @@ from conftest import make_cfg
 from distill.logit_store import LogitStore, LogitStoreError
 from distill.classic import fit_classic, out_of_fold_logits, search_on_val
 from distill.data.corpus import Corpus
-from distill.ensemble import combine, fit_weights
+from distill.ensemble import combine, fit_weights, save_unless_reproduced
 from distill.features.tfidf import tfidf_vectorizer
 from distill.cli.runners import run
 
@@ -102,6 +102,27 @@ def test_fitted_weights_favour_the_informative_member() -> None:
     combined = combine([informative, noise], np.array([1.0, 0.0]), np.array([2.0, 1.0]))
     expected = informative / 2.0 - np.log(np.exp(informative / 2.0).sum(-1, keepdims=True))
     np.testing.assert_allclose(combined, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_an_ensemble_store_is_rewritten_for_other_predictions_or_another_signature_not_for_float_noise(
+    tmp_path: Path,
+) -> None:
+    val = noise_corpus(40)
+    logits = np.random.default_rng(1).normal(size=(40, len(val.label_names))).astype(np.float32)
+
+    def ensemble(values: np.ndarray, signature: str) -> LogitStore:
+        return LogitStore.from_predictions({"val": val}, {"val": values}, {"kind": "ensemble", "signature": signature})
+
+    path = tmp_path / "ensemble.npz"
+    save_unless_reproduced(ensemble(logits, "s"), path)
+    written = path.read_bytes()
+    save_unless_reproduced(ensemble(logits + 1e-6, "s"), path)  # another machine's BLAS, same settings
+    assert path.read_bytes() == written
+    save_unless_reproduced(ensemble(logits, "t"), path)
+    assert LogitStore.load(path).source["signature"] == "t"
+    shuffled = logits[:, ::-1].copy()  # other predictions
+    save_unless_reproduced(ensemble(shuffled, "t"), path)
+    np.testing.assert_array_equal(LogitStore.load(path).logits["val"], shuffled)
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,10 @@ from omegaconf import OmegaConf
 from conftest import CONFIG_DIR, TINY_TEACHER, make_cfg
 from distill.cli.config import data_module, teacher_spec
 from distill.cli.runners import run, signature_of
+from distill.cli.signature import input_identity
+from distill.data.corpus import Corpus
 from distill.errors import UserError
-from distill.logit_store import LogitStore, LogitStoreError
+from distill.logit_store import LogitStore, LogitStoreError, file_sha256
 from distill.module import ClassifierModule
 
 LIGHTNING_MODELS = sorted(
@@ -289,9 +291,12 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
     member.logits["test"] = member.logits["test"] + 1e-3  # other bits, same settings: another machine's BLAS
     member.with_source().save(member_path)
     assert stages_rerun(stages) == set()
-    member.with_source(signature="other settings").save(member_path)
-    assert stages_rerun(stages) == {"teacher_ensemble"}
-    member.with_source().save(member_path)
+    member.with_source(signature="other settings").save(member_path)  # not its stage's: both re-run
+    assert stages_rerun(stages) == {"sk_logreg", "teacher_ensemble"}
+    unsigned = {key: value for key, value in member.source.items() if key != "signature"}
+    LogitStore(member.ids, member.logits, {**member.manifest, "source": unsigned}).with_source().save(member_path)
+    assert stages_rerun(stages) == {"sk_logreg", "teacher_ensemble"}  # written before stores were signed
+    member.with_source().save(member_path)  # signed again; its logits keep the +1e-3
     (tmp_path / "first" / "logistic_kd" / "metrics.json").write_text('{"status": "failed"}')
     assert stages_rerun(stages) == {"logistic_kd"}
     teacher_cache = LogitStore.load(tmp_path / "cache" / "teacher_logits.npz")
@@ -313,6 +318,21 @@ def test_run_signature_follows_settings_not_where_or_how_a_run_is_logged_or_show
     for change in ("model.module.lr=0.5", "seed=7", "trainer.max_epochs=3", "data.val_fraction=0.3"):
         changed = make_cfg(tmp_path, corpus_archive, ["model=logistic", "distill=none", change])
         assert signature_of(changed) != signature, change
+
+
+def test_a_classic_store_counts_by_its_recorded_signature_any_other_file_by_its_bytes(tmp_path: Path) -> None:
+    train = Corpus(np.arange(4), ["a", "b", "c", "d"], np.array([0, 1, 0, 1]), ["x", "y"])
+    logits = {"train": np.eye(2, dtype=np.float32)[[0, 1, 0, 1]]}
+    for kind, expected in (("classic", "its settings"), ("teacher", None)):
+        path = tmp_path / f"{kind}.npz"
+        LogitStore.from_predictions({"train": train}, logits, {"kind": kind, "signature": "its settings"}).save(path)
+        assert input_identity(str(path)) == (expected or file_sha256(path))
+    unsigned = tmp_path / "unsigned.npz"
+    LogitStore.from_predictions({"train": train}, logits, {"kind": "classic"}).save(unsigned)
+    (tmp_path / "text.npz").write_text("not a store")
+    assert input_identity(str(unsigned)) == file_sha256(unsigned)
+    assert input_identity(str(tmp_path / "text.npz")) == file_sha256(tmp_path / "text.npz")
+    assert input_identity(str(tmp_path / "missing.npz")) is None
 
 
 def test_teacher_ckpt_path_caches_a_trained_teacher_without_fitting(

@@ -80,7 +80,7 @@ def save_unless_reproduced(store: LogitStore, path: Path) -> None:
     BLAS in the classic members), made with the same signature: a re-run then leaves a committed
     store untouched."""
     existing = LogitStore.load(path) if path.is_file() else None
-    if not (existing and existing.source.get("signature") == store.source.get("signature")
+    if not (existing is not None and existing.source.get("signature") == store.source.get("signature")
             and reproduces(existing, store)):
         store.save(path)
 

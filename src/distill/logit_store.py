@@ -58,13 +58,18 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+# What a corrupt or foreign file raises, whichever layer (zip, zlib, numpy, json) reads it first.
+UNREADABLE = (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError, TypeError, NotImplementedError)
+
+
 def recorded_source(path: str | Path) -> dict[str, Any]:
     """What made the store at ``path``, read from its manifest alone (no checksum: {} when the file
     is not a readable store, which its reader then reports)."""
     try:
         with np.load(path, allow_pickle=False) as arrays:
-            return json.loads(str(arrays["manifest"])).get("source", {})
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError):
+            manifest = json.loads(str(arrays["manifest"]))
+        return manifest.get("source", {}) if isinstance(manifest, dict) else {}
+    except UNREADABLE:
         return {}
 
 
@@ -179,8 +184,7 @@ class LogitStore:
                 logits = {split: arrays[f"logits_{split}"] for split in splits}
         except FileNotFoundError:
             raise LogitStoreError(f"no logit store at {path}: {rebuild}") from None
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError, TypeError,
-                NotImplementedError) as error:  # a corrupt byte, whichever layer reads it first
+        except UNREADABLE as error:  # a corrupt byte, whichever layer reads it first
             raise LogitStoreError(f"{path} is not a logit store (truncated, or another kind of file: "
                                   f"{type(error).__name__}): {rebuild}") from None
         if manifest.get("format", 1) == 1:

@@ -84,8 +84,9 @@ def label(transfer: Corpus, ensemble: LogitStore, stages: dict[str, Path], sourc
         stage = Path(stages[name])
         made = LogitStore.load(stage / "logits.npz", f"re-run the {name} stage").manifest["sha256"]
         if made != members[name]["sha256"]:
-            raise UserError(f"{stage} holds other logits than the ensemble was fitted on: "
-                            f"re-run the ensemble stage before labelling the transfer set")
+            raise UserError(f"{stage} holds other logits than the ensemble was fitted on (re-fitted here, or with "
+                            f"other settings): delete the ensemble's store (ensemble_logits) so that the "
+                            f"teacher_ensemble stage re-fits it from this run's members, then label the transfer set")
         started = time.time()
         outputs.append(member_logits(stage, transfer.texts))
         seconds[name] = time.time() - started

@@ -8,8 +8,8 @@ each is a train.py run with this command's overrides, then the stage's own, writ
 same signature (settings and input logit stores, ``distill.cli.signature``) whose logits
 match the data: re-run a crashed pipeline with ``hydra.run.dir=<its folder>``. The teacher
 stage is also skipped when ``teacher.logits`` holds a store made with the same signature on
-the same data (its manifest records both), checkpoint or not; so is the transfer_labels stage
-when ``transfer.logits`` holds such a store.
+the same data (its manifest records both), checkpoint or not; so are the teacher_ensemble
+stage for ``ensemble_logits`` and the transfer_labels stage for ``transfer.logits``.
 """
 
 from __future__ import annotations
@@ -79,9 +79,9 @@ def comparison_table(results: dict[str, dict[str, Any]]) -> str:
 
 
 def reused_store(cfg: DictConfig, signature: str) -> dict[str, float] | None:
-    """The stage's metrics when the store it publishes (the teacher's logits, the transfer set's
-    labels) was made with these settings on this data; the store is then copied into the stage
-    folder, so every stage folder looks the same."""
+    """The stage's metrics when the store it publishes (the teacher's logits, the ensemble's, the
+    transfer set's labels) was made with these settings on this data; the store is then copied
+    into the stage folder, so every stage folder looks the same."""
     output_dir, path = Path(cfg.paths.output_dir), role_of(cfg).publishes(cfg)
     try:
         store = LogitStore.load(path)
@@ -115,7 +115,11 @@ def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
         return None  # nothing to reuse: do not read the corpus just to say so
     try:
         store = LogitStore.load(logits_path)
-        if role_of(cfg).publishes(cfg):  # the teacher's store, the transfer set's labels
+        if cfg.model.role == "classic" and store.source.get("signature") != signature:
+            log.info(f"[pipeline] {output_dir.name}: its store records another signature or none (written before "
+                     f"classic stores recorded the signature an ensemble knows them by), re-running")
+            return None
+        if role_of(cfg).publishes(cfg):  # the teacher's store, the ensemble's, the transfer set's labels
             verify_published(cfg, store)
         else:
             splits = load_splits(cfg)
@@ -145,7 +149,7 @@ def run_pipeline(stages: dict[str, list[str]], overrides: list[str], output_dir:
         metrics = completed_metrics(stage_cfg)
         if metrics is not None:
             log.info(f"[pipeline] {name}: a completed run with the same settings on the same data exists, stage skipped")
-            # what the stage cost when it ran (unknown for a teacher store made elsewhere)
+            # what the stage cost when it ran (unknown for a store made elsewhere that does not record it)
             metrics = {**metrics, "skipped": True, "seconds": metrics.get("train_seconds")}
         else:
             try:

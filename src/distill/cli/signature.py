@@ -1,5 +1,5 @@
 """What makes two runs the same: their resolved settings and the logits they read (by bytes; a
-classic baseline's by the settings it was made with).
+classic baseline's by the signature it records).
 
 The pipeline skips a stage only when its earlier run has the same signature, so changing a
 stage's settings, or re-fitting the teacher whose logits it distils from, re-runs it.
@@ -62,7 +62,7 @@ def run_signature(cfg: DictConfig, inputs: list[str]) -> str:
     """SHA-256 of the signed settings and of the identity (``input_identity``) of every logit store in ``inputs``.
 
     Input paths are normalised lexically: a member at ``<stage>/../sk_logreg/logits.npz`` must
-    be found before the run has created ``<stage>``, or its bytes would go unhashed on the
+    be found before the run has created ``<stage>``, or its identity would go unrecorded on the
     first run only.
     """
     hashes = [input_identity(path) for path in map(os.path.normpath, inputs)]
