@@ -59,7 +59,8 @@ def input_identity(path: str) -> str | None:
 
 
 def run_signature(cfg: DictConfig, inputs: list[str]) -> str:
-    """SHA-256 of the signed settings and of the identity (``input_identity``) of every logit store in ``inputs``.
+    """SHA-256 of the signed settings and of the identity (``input_identity``) of every logit
+    store in ``inputs``.
 
     Input paths are normalised lexically: a member at ``<stage>/../sk_logreg/logits.npz`` must
     be found before the run has created ``<stage>``, or its identity would go unrecorded on the
