@@ -13,10 +13,12 @@ from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from distill.errors import UserError
 from distill.loss import DistillationLoss
 from distill.nets import build_net
 
 STAGES = ("train", "val", "test")
+INITS = ("default", "naive_bayes")
 
 
 class ClassifierModule(L.LightningModule):
@@ -31,6 +33,11 @@ class ClassifierModule(L.LightningModule):
 
     AdamW with linear warm-up over ``warmup_ratio`` of the steps, then linear decay to 0
     (``decay=False`` keeps the rate constant after warm-up).
+
+    ``init="naive_bayes"`` starts a linear net from Complement Naive Bayes fitted on the
+    labelled training rows (smoothing ``init_smoothing``), at the scale that minimises this
+    module's own loss on the training split: on 20 Newsgroups Naive Bayes' estimates carry
+    over to later postings better than what gradient descent from zeros finds.
     """
 
     def __init__(
@@ -42,15 +49,22 @@ class ClassifierModule(L.LightningModule):
         weight_decay: float = 0.0,
         warmup_ratio: float = 0.0,
         decay: bool = True,
+        init: str = "default",
+        init_smoothing: float = 1.0,
         loss: DistillationLoss | None = None,
     ) -> None:
         super().__init__()
+        if init not in INITS:
+            raise UserError(f"model.module.init must be one of {list(INITS)}, got {init!r}")
         # The loss is not a hyper-parameter of the saved model: a reloaded module predicts,
         # and training settings live in the run's config.
         self.save_hyperparameters(ignore=["loss"])
         self.num_classes = num_classes
         self.loss_fn = loss if loss is not None else DistillationLoss(alpha=0.0)
         self.net = build_net(net, num_classes=num_classes, vocab_size=vocab_size)
+        if init == "naive_bayes" and not hasattr(self.net, "init_complement_naive_bayes"):
+            raise UserError(f"model.module.init=naive_bayes needs a linear bag net (model=logistic), "
+                            f"not {type(self.net).__name__}: set model.module.init=default")
         # ModuleDict keys may not shadow nn.Module attributes such as `train`.
         self.metrics = nn.ModuleDict({f"{stage}_": self._stage_metrics(stage) for stage in STAGES})
         self.agreement = nn.ModuleDict(
@@ -65,6 +79,35 @@ class ClassifierModule(L.LightningModule):
             },
             prefix=f"{stage}/",
         )
+
+    def setup(self, stage: str) -> None:
+        """Before fitting, the data-dependent start (``init``); a resumed fit then loads its checkpoint over it."""
+        if stage == "fit" and self.hparams.init == "naive_bayes":
+            self.init_naive_bayes(list(self.trainer.datamodule.train_dataloader()))
+
+    @torch.no_grad()
+    def init_naive_bayes(self, batches: list[dict[str, Any]]) -> float:
+        """Complement Naive Bayes' weights, rescaled by the factor that minimises the loss on ``batches``."""
+        self.net.init_complement_naive_bayes(((batch["inputs"], batch["labels"]) for batch in batches),
+                                             self.hparams.init_smoothing)
+        logits = torch.cat([self.net(**batch["inputs"]) for batch in batches])
+        labels = torch.cat([batch["labels"] for batch in batches])
+        teacher = [batch.get("teacher_logits") for batch in batches]
+        teacher_logits = None if teacher[0] is None else torch.cat(teacher)
+        log_factor = torch.zeros((), requires_grad=True)
+        optimizer = torch.optim.LBFGS([log_factor], max_iter=50, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            with torch.enable_grad():
+                loss = self.loss_fn(logits * log_factor.exp(), labels, teacher_logits)
+                loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        factor = float(log_factor.exp())
+        self.net.rescale(factor)
+        return factor
 
     def forward(self, **inputs: torch.Tensor) -> torch.Tensor:
         return self.net(**inputs)
