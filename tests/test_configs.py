@@ -90,7 +90,8 @@ def test_an_experiment_replaces_the_pipeline_stages_in_its_own_order() -> None:
     # the transfer set is labelled by the ensemble before the students that learn it
     assert order.index("teacher_ensemble") < order.index("transfer_labels") < order.index("logistic_kd_transfer")
     assert order.index("transfer_labels") < order.index("bilstm_kd_transfer") < order.index("bilstm_bag_kd_transfer")
-    assert len(order) == len(set(order)) == 14
+    assert order.index("transfer_labels") < order.index("logistic_nb_kd_transfer")
+    assert len(order) == len(set(order)) == 16
     assert [name for stage in default.pipeline.stages for name in stage][0] == "teacher"
 
 

@@ -31,6 +31,7 @@ def fit_weight(first: np.ndarray, second: np.ndarray, labels: np.ndarray, grid: 
 
 # Candidate (BiLSTM, logistic) pairs, in order of preference on a tie.
 PAIRS = (("bilstm_kd_transfer", "logistic_kd_transfer"), ("bilstm_bag_kd_transfer", "logistic_kd_transfer"),
+         ("bilstm_bag_kd_transfer", "logistic_nb_kd_transfer"), ("bilstm_kd_transfer", "logistic_nb_kd_transfer"),
          ("bilstm_kd", "logistic_kd"))
 
 
