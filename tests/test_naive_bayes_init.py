@@ -15,7 +15,8 @@ from distill.features import TfidfFeatures
 from distill.logit_store import LogitStore
 from distill.loss import DistillationLoss
 from distill.module import ClassifierModule
-from distill.nets import BagLinearNet
+from distill.nets import BagLinearNet, BiLSTMBagNet
+from distill.nets.bilstm_bag import BIGRAM_PRIME
 
 LINEAR = {"_target_": "distill.nets.BagLinearNet"}
 
@@ -52,6 +53,30 @@ def test_init_equals_scikit_learns_complement_naive_bayes_on_the_labelled_rows()
     assert torch.count_nonzero(net.bias) == 0
 
 
+def test_the_bilstm_bag_path_starts_from_naive_bayes_over_its_own_unigrams_and_bigrams() -> None:
+    rng = np.random.default_rng(2)
+    vocab, buckets = 12, 8
+    ids = torch.from_numpy(rng.integers(1, vocab, (40, 6)))
+    lengths = rng.integers(2, 7, 40)
+    mask = torch.from_numpy((np.arange(6) < lengths[:, None]).astype(np.int64))
+    labels = rng.integers(0, 3, 40)
+    labels[:8] = -1
+    features = np.zeros((40, vocab + buckets))  # the bag's features, written out densely
+    for row in range(40):
+        tokens = ids[row, :lengths[row]].tolist()
+        for token in tokens:
+            features[row, token] += 1 / np.sqrt(lengths[row])
+        for first, second in zip(tokens, tokens[1:]):
+            features[row, vocab + (first * BIGRAM_PRIME + second) % buckets] += 1 / np.sqrt(lengths[row])
+    net = BiLSTMBagNet(vocab, 3, buckets=buckets, embedding_dim=4, hidden_size=4, head_size=4)
+    before = [parameter.clone() for parameter in net.bilstm.parameters()]
+    net.init_complement_naive_bayes([({"input_ids": ids, "attention_mask": mask}, torch.tensor(labels))], 0.5)
+    reference = ComplementNB(alpha=0.5).fit(features[8:], labels[8:])
+    shift = net.bag(ids, mask).detach().double().numpy() - features @ reference.feature_log_prob_.T
+    np.testing.assert_allclose(shift - shift.mean(1, keepdims=True), 0.0, atol=1e-5)
+    assert all(torch.equal(old, new) for old, new in zip(before, net.bilstm.parameters()))
+
+
 def test_the_start_is_rescaled_to_the_minimum_of_the_students_own_loss() -> None:
     matrix, labels = sparse_corpus(1)
     batch = {"inputs": bags(matrix), "labels": torch.tensor(labels)}
@@ -69,7 +94,7 @@ def test_the_start_is_rescaled_to_the_minimum_of_the_students_own_loss() -> None
 
 def test_naive_bayes_needs_a_linear_net_and_init_a_known_name() -> None:
     bilstm = {"_target_": "distill.nets.BiLSTMNet", "embedding_dim": 4, "hidden_size": 4, "head_size": 4}
-    with pytest.raises(UserError, match="needs a linear bag net"):
+    with pytest.raises(UserError, match="needs a net with a linear bag path"):
         ClassifierModule(bilstm, num_classes=3, vocab_size=10, init="naive_bayes")
     with pytest.raises(UserError, match="model.module.init must be one of"):
         ClassifierModule(LINEAR, num_classes=3, vocab_size=10, init="xavier")

@@ -34,7 +34,7 @@ class ClassifierModule(L.LightningModule):
     AdamW with linear warm-up over ``warmup_ratio`` of the steps, then linear decay to 0
     (``decay=False`` keeps the rate constant after warm-up).
 
-    ``init="naive_bayes"`` starts a linear net from Complement Naive Bayes fitted on the
+    ``init="naive_bayes"`` starts a net's linear bag path from Complement Naive Bayes fitted on the
     labelled training rows (smoothing ``init_smoothing``), at the scale that minimises this
     module's own loss on the training split: on 20 Newsgroups Naive Bayes' estimates carry
     over to later postings better than what gradient descent from zeros finds.
@@ -63,8 +63,8 @@ class ClassifierModule(L.LightningModule):
         self.loss_fn = loss if loss is not None else DistillationLoss(alpha=0.0)
         self.net = build_net(net, num_classes=num_classes, vocab_size=vocab_size)
         if init == "naive_bayes" and not hasattr(self.net, "init_complement_naive_bayes"):
-            raise UserError(f"model.module.init=naive_bayes needs a linear bag net (model=logistic), "
-                            f"not {type(self.net).__name__}: set model.module.init=default")
+            raise UserError(f"model.module.init=naive_bayes needs a net with a linear bag path (model=logistic or "
+                            f"bilstm_bag), not {type(self.net).__name__}: set model.module.init=default")
         # ModuleDict keys may not shadow nn.Module attributes such as `train`.
         self.metrics = nn.ModuleDict({f"{stage}_": self._stage_metrics(stage) for stage in STAGES})
         self.agreement = nn.ModuleDict(
@@ -90,7 +90,9 @@ class ClassifierModule(L.LightningModule):
         """Complement Naive Bayes' weights, rescaled by the factor that minimises the loss on ``batches``."""
         self.net.init_complement_naive_bayes(((batch["inputs"], batch["labels"]) for batch in batches),
                                              self.hparams.init_smoothing)
-        logits = torch.cat([self.net(**batch["inputs"]) for batch in batches])
+        training = self.net.training
+        logits = torch.cat([self.net.eval()(**batch["inputs"]) for batch in batches])
+        self.net.train(training)
         labels = torch.cat([batch["labels"] for batch in batches])
         teacher = [batch.get("teacher_logits") for batch in batches]
         teacher_logits = None if teacher[0] is None else torch.cat(teacher)

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from distill.nets.naive_bayes import complement_naive_bayes
+
 
 def bag_of_nonzeros(offsets: torch.Tensor, nonzeros: int) -> torch.Tensor:
     """Each non-zero's bag (row): the number of offsets at or before it, minus one."""
@@ -35,15 +37,8 @@ class BagLinearNet(nn.Module):
     def init_complement_naive_bayes(
         self, batches: Iterable[tuple[dict[str, torch.Tensor], torch.Tensor]], smoothing: float
     ) -> None:
-        """Set ``W`` to Complement Naive Bayes' weights (Rennie et al., 2003) and ``b`` to 0.
-
-        Fitted on the rows of ``batches`` (inputs, labels) that have a label (>= 0): class c's
-        weight of a feature is minus the log of its smoothed share of the feature mass of the
-        *other* classes' rows, as scikit-learn's ``ComplementNB(alpha=smoothing)`` computes it.
-        Each feature's weights are centred over classes, which moves no softmax.
-        """
-        if smoothing <= 0:
-            raise ValueError(f"Complement Naive Bayes needs a positive smoothing, got {smoothing}")
+        """Set ``W`` to Complement Naive Bayes' weights (``complement_naive_bayes``) and ``b`` to 0,
+        fitted on the rows of ``batches`` (inputs, labels) that have a label (>= 0)."""
         vocab_size, num_classes = self.weight.weight.shape
         sums = torch.zeros(num_classes, vocab_size, dtype=torch.float64)
         for inputs, labels in batches:
@@ -51,9 +46,7 @@ class BagLinearNet(nn.Module):
             labelled = classes >= 0
             sums.index_put_((classes[labelled], inputs["indices"][labelled]),
                             inputs["weights"][labelled].double(), accumulate=True)
-        complement = sums.sum(0, keepdim=True) - sums + smoothing
-        weight = -(complement / complement.sum(1, keepdim=True)).log()
-        self.weight.weight.copy_((weight - weight.mean(0, keepdim=True)).T)
+        self.weight.weight.copy_(complement_naive_bayes(sums, smoothing).T)
         self.bias.zero_()
 
     @torch.no_grad()
