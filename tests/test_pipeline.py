@@ -305,6 +305,29 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
     assert stages_rerun(stages) == {"teacher_ensemble", "logistic_kd"}  # both read it
 
 
+def test_a_run_of_some_stages_keeps_the_other_stages_rows_of_the_comparison(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hydra import initialize_config_dir
+
+    from distill.cli.pipeline import run_pipeline
+
+    stages = {name: ["model=logistic", "distill=none"] for name in ("first", "second", "third")}
+    accuracy = {"first": 0.1, "second": 0.2, "third": 0.3}
+    monkeypatch.setattr("distill.cli.pipeline.completed_metrics", lambda cfg: None)
+    monkeypatch.setattr("distill.cli.pipeline.run",
+                        lambda cfg: {"test/acc": accuracy[Path(cfg.paths.output_dir).name]})
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        run_pipeline(stages, [], tmp_path)
+        accuracy["second"] = 0.9
+        ran = run_pipeline({"second": stages["second"]}, [], tmp_path, plan=list(stages))
+    comparison = json.loads((tmp_path / "comparison.json").read_text())
+    assert list(ran) == ["second"]
+    assert list(comparison) == ["first", "second", "third"]
+    assert [row["test/acc"] for row in comparison.values()] == [0.1, 0.9, 0.3]
+    assert "| third |" in (tmp_path / "comparison.md").read_text()
+
+
 def test_run_signature_follows_settings_not_where_or_how_a_run_is_logged_or_shown(
     tmp_path: Path, corpus_archive
 ) -> None:

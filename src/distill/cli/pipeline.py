@@ -45,13 +45,17 @@ COLUMNS = (
 )
 
 
-def stage_overrides(cfg: DictConfig) -> dict[str, list[str]]:
+def plan_stages(cfg: DictConfig) -> dict[str, list[str]]:
     """Each stage's own overrides in the pipeline's plan, as written (interpolations unresolved,
-    so an override such as teacher.logits='${ensemble_logits}' resolves in its stage's config);
-    only the stages ``pipeline.only`` names, when it names some."""
+    so an override such as teacher.logits='${ensemble_logits}' resolves in its stage's config)."""
     plan = OmegaConf.select(cfg, "pipeline.stages", default=None)
     plan = OmegaConf.to_container(plan, resolve=False) if plan is not None else []
-    stages = {name: list(overrides) for stage in plan for name, overrides in stage.items()}
+    return {name: list(overrides) for stage in plan for name, overrides in stage.items()}
+
+
+def stage_overrides(cfg: DictConfig) -> dict[str, list[str]]:
+    """``plan_stages``, only those ``pipeline.only`` names when it names some."""
+    stages = plan_stages(cfg)
     only = OmegaConf.select(cfg, "pipeline.only", default=None)
     if only is None:
         return stages
@@ -138,8 +142,21 @@ def banner(position: str, name: str, own: list[str], cfg: DictConfig) -> str:
     return line
 
 
-def run_pipeline(stages: dict[str, list[str]], overrides: list[str], output_dir: Path) -> dict[str, dict]:
-    """Run the stages in order; each writes under ``output_dir/<stage>``. Returns their metrics."""
+def with_earlier_rows(results: dict[str, dict], output_dir: Path, plan: list[str]) -> dict[str, dict]:
+    """The comparison of a run of some of the ``plan``'s stages (``pipeline.only``): the others keep
+    their rows from the folder's last comparison, as they were then, in plan order."""
+    path = output_dir / "comparison.json"
+    earlier = json.loads(path.read_text()) if path.is_file() else {}
+    return {name: results.get(name, earlier.get(name)) for name in plan if name in results or name in earlier}
+
+
+def run_pipeline(
+    stages: dict[str, list[str]], overrides: list[str], output_dir: Path, plan: list[str] | None = None
+) -> dict[str, dict]:
+    """Run the stages in order; each writes under ``output_dir/<stage>``. Returns their metrics.
+
+    ``plan`` (every stage name of the plan, when ``stages`` are some of them) keeps the other
+    stages' rows of the folder's comparison (``with_earlier_rows``)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     results = {}
     for index, (name, own) in enumerate(stages.items(), 1):
@@ -158,8 +175,9 @@ def run_pipeline(stages: dict[str, list[str]], overrides: list[str], output_dir:
                 record_failure(stage_cfg, error)
                 raise
         results[name] = {"overrides": list(own), **metrics}
-    table = comparison_table(results)
-    atomic.write_text(output_dir / "comparison.json", json.dumps(results, indent=2))
+    rows = results if plan is None else with_earlier_rows(results, output_dir, plan)
+    table = comparison_table(rows)
+    atomic.write_text(output_dir / "comparison.json", json.dumps(rows, indent=2))
     atomic.write_text(output_dir / "comparison.md", table + "\n")
     log.info("\n" + table + f"\n\nrun folder: {output_dir}\nits report: python -m distill.report {output_dir}")
     return results
@@ -171,7 +189,8 @@ def main(cfg: DictConfig) -> None:
     try:
         # pipeline.* chooses stages; every other override of this command goes to each stage
         overrides = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith("pipeline.")]
-        run_pipeline(stage_overrides(cfg), overrides, Path(cfg.paths.output_dir))
+        stages, plan = stage_overrides(cfg), list(plan_stages(cfg))
+        run_pipeline(stages, overrides, Path(cfg.paths.output_dir), None if list(stages) == plan else plan)
     except Exception as error:
         report_user_error(error, cfg.paths.output_dir)
         raise
