@@ -96,12 +96,14 @@ def test_an_experiment_replaces_the_pipeline_stages_in_its_own_order() -> None:
 
 
 def test_pipeline_only_keeps_the_named_stages_in_plan_order() -> None:
-    from distill.cli.pipeline import stage_overrides
+    from distill.cli.pipeline import plan_stages, stage_overrides
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         chosen = compose("pipeline", overrides=["experiment=newsgroups20", "pipeline.only=[bilstm_kd,teacher]"])
+        full = compose("pipeline", overrides=["experiment=newsgroups20"])
         wrong = compose("pipeline", overrides=["experiment=newsgroups20", "pipeline.only=[bilstm]"])
     assert list(stage_overrides(chosen)) == ["teacher", "bilstm_kd"]
+    assert list(plan_stages(chosen)) == list(stage_overrides(full))  # what a report of the run folder lists
     assert stage_overrides(chosen)["bilstm_kd"][0] == "model=bilstm"
     with pytest.raises(UserError, match=r"pipeline.only names stages \['bilstm'\] that the plan does not have"):
         stage_overrides(wrong)

@@ -12,7 +12,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from distill.cli.config import load_splits
-from distill.cli.pipeline import stage_overrides
+from distill.cli.pipeline import plan_stages
 from distill.console import user_errors
 from distill.errors import UserError
 from distill.report import build_report, write_report
@@ -26,7 +26,8 @@ def report(run_dir: Path, inference: Path | None, out: Path | None) -> dict:
         raise UserError(f"{run_dir} is not a pipeline run folder (no .hydra/config.yaml): "
                         "give a folder written by pipeline.py, e.g. logs/pipeline/<time>")
     cfg = OmegaConf.load(config)
-    result = build_report(run_dir, load_splits(cfg)["test"], stage_overrides(cfg), inference)
+    # the whole plan, not the last call's pipeline.only: a run folder outlives its partial calls
+    result = build_report(run_dir, load_splits(cfg)["test"], plan_stages(cfg), inference)
     target = out or run_dir / "report"
     write_report(result, target)
     print(f"report: {target / 'report.md'}")
