@@ -92,12 +92,37 @@ def test_the_start_is_rescaled_to_the_minimum_of_the_students_own_loss() -> None
     assert loss(1.0) < loss(1.1) and loss(1.0) < loss(0.9)
 
 
+def test_a_bag_bilstm_rescales_its_bag_path_alone_to_the_minimum_of_the_soft_loss() -> None:
+    torch.manual_seed(0)
+    ids = torch.randint(1, 12, (30, 5))
+    mask = torch.ones_like(ids)
+    batch = {"inputs": {"input_ids": ids, "attention_mask": mask}, "labels": torch.randint(0, 3, (30,)),
+             "teacher_logits": torch.randn(30, 3) * 3}
+    spec = {"_target_": "distill.nets.BiLSTMBagNet", "buckets": 8, "embedding_dim": 4, "hidden_size": 4,
+            "head_size": 4}
+    module = ClassifierModule(spec, num_classes=3, vocab_size=12, init="naive_bayes",
+                              loss=DistillationLoss(alpha=0.7, temperature=2.0))
+    module.eval()  # no dropout: the BiLSTM's logits before and after must be comparable
+    bilstm = module.net.bilstm(ids, mask).detach()
+    module.init_naive_bayes([batch])
+    bag = module.net.bag(ids, mask).detach()
+
+    def loss(scale: float) -> float:
+        return float(module.loss_fn(bag * scale, batch["labels"], batch["teacher_logits"]))
+
+    assert loss(1.0) < loss(1.1) and loss(1.0) < loss(0.9)
+    torch.testing.assert_close(module.net(ids, mask).detach(), bilstm + bag)  # the BiLSTM's path untouched
+
+
 def test_naive_bayes_needs_a_linear_net_and_init_a_known_name() -> None:
     bilstm = {"_target_": "distill.nets.BiLSTMNet", "embedding_dim": 4, "hidden_size": 4, "head_size": 4}
     with pytest.raises(UserError, match="needs a net with a linear bag path"):
         ClassifierModule(bilstm, num_classes=3, vocab_size=10, init="naive_bayes")
     with pytest.raises(UserError, match="model.module.init must be one of"):
         ClassifierModule(LINEAR, num_classes=3, vocab_size=10, init="xavier")
+    for smoothing in (0.0, float("nan")):
+        with pytest.raises(UserError, match="model.module.init_smoothing"):
+            ClassifierModule(LINEAR, num_classes=3, vocab_size=10, init="naive_bayes", init_smoothing=smoothing)
 
 
 def test_a_run_of_model_logistic_nb_starts_from_naive_bayes(tmp_path: Path, corpus_archive: Path) -> None:

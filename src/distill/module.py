@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,8 +37,9 @@ class ClassifierModule(L.LightningModule):
 
     ``init="naive_bayes"`` starts a net's linear bag path from Complement Naive Bayes fitted on the
     labelled training rows (smoothing ``init_smoothing``), at the scale that minimises this
-    module's own loss on the training split: on 20 Newsgroups Naive Bayes' estimates carry
-    over to later postings better than what gradient descent from zeros finds.
+    module's own loss of those logits on the training split: on 20 Newsgroups Naive Bayes' estimates carry
+    over to later postings better than what gradient descent from zeros finds. A net takes it by
+    having ``init_complement_naive_bayes``, ``linear_logits`` and ``rescale``.
     """
 
     def __init__(
@@ -56,6 +58,9 @@ class ClassifierModule(L.LightningModule):
         super().__init__()
         if init not in INITS:
             raise UserError(f"model.module.init must be one of {list(INITS)}, got {init!r}")
+        if not (math.isfinite(init_smoothing) and init_smoothing > 0):
+            raise UserError(f"model.module.init_smoothing (Naive Bayes' alpha) must be finite and positive, "
+                            f"got {init_smoothing}")
         # The loss is not a hyper-parameter of the saved model: a reloaded module predicts,
         # and training settings live in the run's config.
         self.save_hyperparameters(ignore=["loss"])
@@ -64,7 +69,7 @@ class ClassifierModule(L.LightningModule):
         self.net = build_net(net, num_classes=num_classes, vocab_size=vocab_size)
         if init == "naive_bayes" and not hasattr(self.net, "init_complement_naive_bayes"):
             raise UserError(f"model.module.init=naive_bayes needs a net with a linear bag path (model=logistic or "
-                            f"bilstm_bag), not {type(self.net).__name__}: set model.module.init=default")
+                            f"bilstm_bag), not {type(self.net).__name__}: drop the model.module.init override")
         # ModuleDict keys may not shadow nn.Module attributes such as `train`.
         self.metrics = nn.ModuleDict({f"{stage}_": self._stage_metrics(stage) for stage in STAGES})
         self.agreement = nn.ModuleDict(
@@ -83,16 +88,17 @@ class ClassifierModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         """Before fitting, the data-dependent start (``init``); a resumed fit then loads its checkpoint over it."""
         if stage == "fit" and self.hparams.init == "naive_bayes":
+            if self.trainer.datamodule is None:
+                raise UserError("model.module.init=naive_bayes fits on the training split: fit with a datamodule")
             self.init_naive_bayes(list(self.trainer.datamodule.train_dataloader()))
 
     @torch.no_grad()
     def init_naive_bayes(self, batches: list[dict[str, Any]]) -> float:
-        """Complement Naive Bayes' weights, rescaled by the factor that minimises the loss on ``batches``."""
+        """Complement Naive Bayes' weights, rescaled by the factor that minimises the loss of the linear
+        path's logits on ``batches`` (a bag BiLSTM's recurrent path starts near zero and is left out)."""
         self.net.init_complement_naive_bayes(((batch["inputs"], batch["labels"]) for batch in batches),
                                              self.hparams.init_smoothing)
-        training = self.net.training
-        logits = torch.cat([self.net.eval()(**batch["inputs"]) for batch in batches])
-        self.net.train(training)
+        logits = torch.cat([self.net.linear_logits(**batch["inputs"]) for batch in batches])
         labels = torch.cat([batch["labels"] for batch in batches])
         teacher = [batch.get("teacher_logits") for batch in batches]
         teacher_logits = None if teacher[0] is None else torch.cat(teacher)

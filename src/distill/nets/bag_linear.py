@@ -49,6 +49,10 @@ class BagLinearNet(nn.Module):
         self.weight.weight.copy_(complement_naive_bayes(sums, smoothing).T)
         self.bias.zero_()
 
+    def linear_logits(self, indices: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The logits of the path ``init_complement_naive_bayes`` sets: here, all of them."""
+        return self(indices, offsets, weights)
+
     @torch.no_grad()
     def rescale(self, factor: float) -> None:
         """Multiply every logit by ``factor`` (a temperature's inverse)."""

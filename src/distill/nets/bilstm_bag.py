@@ -69,9 +69,13 @@ class BiLSTMBagNet(nn.Module):
         self.unigrams.weight.copy_(weight[:vocab_size])
         self.bigrams.weight.copy_(weight[vocab_size:])
 
+    def linear_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The logits of the path ``init_complement_naive_bayes`` sets: the bag's."""
+        return self.bag(input_ids, attention_mask)
+
     @torch.no_grad()
     def rescale(self, factor: float) -> None:
-        """Multiply the bag path's logits by ``factor`` (the BiLSTM's start near zero is left as it is)."""
+        """Multiply the bag path's logits by ``factor``; the BiLSTM's are left as they are."""
         self.unigrams.weight.mul_(factor)
         self.bigrams.weight.mul_(factor)
 
