@@ -35,11 +35,11 @@ class ClassifierModule(L.LightningModule):
     AdamW with linear warm-up over ``warmup_ratio`` of the steps, then linear decay to 0
     (``decay=False`` keeps the rate constant after warm-up).
 
-    ``init="naive_bayes"`` starts a net's linear bag path from Complement Naive Bayes fitted on the
-    labelled training rows (smoothing ``init_smoothing``), at the scale that minimises this
-    module's own loss of those logits on the training split: on 20 Newsgroups Naive Bayes' estimates carry
-    over to later postings better than what gradient descent from zeros finds. A net takes it by
-    having ``init_complement_naive_bayes``, ``linear_logits`` and ``rescale``.
+    ``init="naive_bayes"`` starts a net's linear bag path from Complement Naive Bayes fitted on
+    the labelled training rows (smoothing ``init_smoothing``), at the scale that minimises this
+    module's own loss of those logits on the training split: on 20 Newsgroups Naive Bayes'
+    estimates carry over to later postings better than what gradient descent from zeros finds.
+    A net takes it by having ``init_complement_naive_bayes``, ``linear_logits`` and ``rescale``.
     """
 
     def __init__(

@@ -155,7 +155,7 @@ def run_pipeline(
 ) -> dict[str, dict]:
     """Run the stages in order; each writes under ``output_dir/<stage>``. Returns their metrics.
 
-    ``plan`` (every stage name of the plan, when ``stages`` are some of them) keeps the other
+    ``plan`` (every stage name of the plan; ``stages`` may be some of them) keeps the other
     stages' rows of the folder's comparison (``with_earlier_rows``)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     results = {}
@@ -189,8 +189,7 @@ def main(cfg: DictConfig) -> None:
     try:
         # pipeline.* chooses stages; every other override of this command goes to each stage
         overrides = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith("pipeline.")]
-        stages, plan = stage_overrides(cfg), list(plan_stages(cfg))
-        run_pipeline(stages, overrides, Path(cfg.paths.output_dir), None if list(stages) == plan else plan)
+        run_pipeline(stage_overrides(cfg), overrides, Path(cfg.paths.output_dir), list(plan_stages(cfg)))
     except Exception as error:
         report_user_error(error, cfg.paths.output_dir)
         raise
