@@ -15,7 +15,7 @@ from distill.errors import UserError
 
 CONF = Path(CONFIG_DIR)
 MODELS = sorted(path.stem for path in (CONF / "model").glob("*.yaml"))
-GROUPS = ("data", "distill", "trainer", "logger", "callbacks", "teacher", "experiment")
+GROUPS = ("data", "distill", "trainer", "logger", "callbacks", "teacher", "experiment", "refit")
 # Arguments that train.py passes itself, next to the config.
 PASSED_BY_TRAIN = {"features", "teacher", "num_classes", "vocab_size", "loss",
                    "callbacks", "logger"}

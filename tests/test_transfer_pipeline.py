@@ -38,6 +38,8 @@ def transfer_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path)
         "transfer_labels": ["model=transfer_labels", *RULES, f"transfer.logits={store}"],
         "logistic_kd_transfer": ["model=logistic", "distill=kl", "teacher.logits=${ensemble_logits}", *RULES,
                                  f"transfer.logits={store}"],
+        "logistic_kd_transfer_refit": ["model=logistic", "distill=kl", "teacher.logits=${ensemble_logits}", *RULES,
+                                       f"transfer.logits={store}", "refit=train_val", "model.max_epochs=2"],
     }
     overrides = [f"data.archive={corpus_archive}", f"paths.cache_dir={tmp / 'cache'}", "teacher.max_length=32",
                  "trainer.accelerator=cpu", "++trainer.enable_progress_bar=false", "++callbacks.progress_bar=null",
@@ -94,6 +96,45 @@ def test_a_student_learns_the_transfer_set_from_soft_labels_alone(transfer_run, 
     assert (train.corpus.labels[extra] == -1).all() and (train.corpus.labels[~extra] >= 0).all()
     np.testing.assert_array_equal(train.teacher_logits[extra], store.aligned("transfer", train.corpus.ids[extra]))
     assert np.isfinite(results["logistic_kd_transfer"]["test/acc"])
+
+
+def test_a_refit_learns_val_with_the_teachers_val_logits_and_copies_of_train_only(
+    transfer_run, corpus_archive: Path
+) -> None:
+    tmp, _, _, results = transfer_run
+    cfg = make_cfg(tmp / "refit", corpus_archive, [
+        "model=logistic", "distill=kl", f"teacher.logits={tmp / 'cache' / 'teacher_ensemble_logits.npz'}",
+        f"paths.cache_dir={tmp / 'cache'}", *RULES, f"transfer.logits={tmp / 'committed' / 'transfer_logits.npz'}",
+        "refit=train_val"])
+    datamodule = data_module(cfg, features=instantiate(cfg.model.features), teacher=teacher_spec(cfg),
+                             transfer=transfer_of(cfg))
+    datamodule.setup("fit")
+    train, plain = datamodule.datasets["train"], load_splits(cfg)
+    teacher = LogitStore.load(tmp / "cache" / "teacher_ensemble_logits.npz")
+    copies = LogitStore.load(tmp / "committed" / "transfer_logits.npz").ids["transfer"]
+    assert sorted(train.corpus.ids) == sorted([*plain["train"].ids, *plain["val"].ids, *copies])
+    from_val = np.isin(train.corpus.ids, plain["val"].ids)
+    np.testing.assert_array_equal(train.corpus.labels[from_val], plain["val"].labels)  # learnt with their labels
+    np.testing.assert_array_equal(train.teacher_logits[from_val], teacher.aligned("val", plain["val"].ids))
+    assert set(source_ids(copies).tolist()) <= set(plain["train"].ids.tolist())  # no copy of a val document
+
+    record = results["logistic_kd_transfer_refit"]
+    assert "val/acc_best" not in record and np.isfinite(record["test/acc"])  # nothing held out to score
+    assert set(LogitStore.load(tmp / "run" / "logistic_kd_transfer_refit" / "logits.npz").ids) == {"test"}
+    kept = sorted((tmp / "run" / "logistic_kd_transfer_refit" / "checkpoints").iterdir())
+    assert [path.name for path in kept] == ["epoch01.ckpt"]  # the last of two epochs, not one val chose
+
+
+def test_a_refit_without_its_option_or_of_a_model_that_is_not_a_student_is_refused(
+    tmp_path: Path, corpus_archive: Path
+) -> None:
+    from distill.cli.runners import check_refit
+
+    with pytest.raises(UserError, match="select refit=train_val"):
+        check_refit(make_cfg(tmp_path, corpus_archive, ["model=logistic", "+data.refit=true"]))
+    with pytest.raises(UserError, match="sk_logreg is a classic"):
+        check_refit(make_cfg(tmp_path, corpus_archive, ["model=sk_logreg", "refit=train_val"]))
+    check_refit(make_cfg(tmp_path, corpus_archive, ["model=logistic", "refit=train_val"]))
 
 
 class OtherCPUKMeans:

@@ -84,7 +84,8 @@ def fit_lightning(cfg: DictConfig, signature: str) -> Fitted:
     else:
         trainer.fit(model, datamodule=datamodule)
         checkpoint = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
-    metrics = {"val/acc_best": _best_val_acc(trainer)}
+    refit = bool(cfg.data.get("refit", False))
+    metrics = {} if refit else {"val/acc_best": _best_val_acc(trainer)}  # a refit trained on val
     tested = trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint, verbose=False)[0]
     metrics |= {key: float(value) for key, value in tested.items()}
     metrics |= weights_size(model)
@@ -95,7 +96,9 @@ def fit_lightning(cfg: DictConfig, signature: str) -> Fitted:
         raise UserError("logits must come from a saved checkpoint: use callbacks=default")
 
     # trainer.test(ckpt_path=checkpoint) left the checkpoint's weights in `model`.
-    logits = predict_logits(trainer, model, datamodule, None if is_teacher else ("val", "test"))
+    # A refit learnt val: its val logits would mislead whatever chooses on them (an ensemble's weights).
+    splits = None if is_teacher else ("test",) if refit else ("val", "test")
+    logits = predict_logits(trainer, model, datamodule, splits)
     sha256 = file_sha256(checkpoint)
     source = {"kind": cfg.model.role, "model": cfg.model.name, "checkpoint_sha256": sha256,
               "precision": str(trainer.precision), "signature": signature, "metrics": metrics}
@@ -225,10 +228,23 @@ def finish_wandb(failed: bool) -> None:
         wandb.finish(exit_code=int(failed))
 
 
+def check_refit(cfg: DictConfig) -> None:
+    """A refit (train and val together) is a student's final fit, with validation off (refit=train_val)."""
+    if not cfg.data.get("refit", False):
+        return
+    if cfg.model.role != "student":
+        raise UserError(f"data.refit trains a student on val too; model={cfg.model.name} is a {cfg.model.role}, whose "
+                        "val logits must stay held out (the ensemble and the students choose on them): drop refit")
+    if cfg.trainer.get("limit_val_batches", 1.0) != 0:
+        raise UserError("data.refit=true trains on val, so val cannot choose the checkpoint: select refit=train_val "
+                        "(it also turns validation and early stopping off) instead of setting data.refit")
+
+
 def run(cfg: DictConfig) -> dict[str, float]:
     """Seed, fit the configured model by its role, write ``metrics.json`` and ``logits.npz``."""
     started = time.time()
     role = role_of(cfg)
+    check_refit(cfg)
     signature = signature_of(cfg)  # before fitting: the input stores as this run reads them
     L.seed_everything(cfg.seed, workers=True)
     failed = True

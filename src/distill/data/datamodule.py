@@ -120,6 +120,8 @@ class TextDataModule(L.LightningDataModule, ABC):
     ``transfer`` (a distilling student only) appends a transfer set to train: perturbed copies
     with label -1, learnt from the teacher's logits in the store at ``transfer.logits``, which
     must have been labelled by the same teacher store. Features are fitted on train alone.
+    ``refit`` (the final fit, once val has chosen the settings and the epoch count) trains on
+    train and val together, val with the teacher's val logits; copies still come from train alone.
     """
 
     def __init__(
@@ -136,6 +138,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         group_by_length: bool = False,
         labelled_fraction: float = 1.0,
         transfer: TangTransfer | None = None,
+        refit: bool = False,
     ) -> None:
         super().__init__()
         self.features = features
@@ -151,6 +154,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.group_by_length = group_by_length
         self.labelled_fraction = labelled_fraction
         self.transfer = transfer
+        self.refit = refit
         self.splits: dict[str, Corpus] = {}
         self.datasets: dict[str, EncodedSplit] = {}
         self.teacher_logits: LogitStore | None = None
@@ -181,16 +185,21 @@ class TextDataModule(L.LightningDataModule, ABC):
         if self.datasets:
             return
         self.splits = self.load_splits()
-        self.teacher_logits = None if self.teacher is None else load_verified(self.teacher, self.splits, required=True)
+        store = self.teacher_logits = None if self.teacher is None else load_verified(self.teacher, self.splits,
+                                                                                     required=True)
+        logits = {name: None if store is None else store.aligned(name, corpus.ids)
+                  for name, corpus in self.splits.items()}
         transfer = None if self.transfer is None else self._transfer_set(self.splits["train"])
+        if self.refit:
+            self.splits["train"] = self.splits["train"].concat(self.splits["val"])
+            logits["train"] = None if store is None else np.concatenate([logits["train"], logits["val"]])
         self.splits["train"] = self.splits["train"].keep_labels(self.labelled_fraction, self.seed)
         self.features.fit(self.splits["train"].texts)
+        if transfer is not None:
+            self.splits["train"] = self.splits["train"].concat(transfer[0])
+            logits["train"] = np.concatenate([logits["train"], transfer[1]])
         for name, corpus in self.splits.items():
-            logits = None if self.teacher_logits is None else self.teacher_logits.aligned(name, corpus.ids)
-            if name == "train" and transfer is not None:
-                corpus, logits = corpus.concat(transfer[0]), np.concatenate([logits, transfer[1]])
-                self.splits["train"] = corpus
-            self.datasets[name] = EncodedSplit(corpus, self.features.encode(corpus.texts), logits)
+            self.datasets[name] = EncodedSplit(corpus, self.features.encode(corpus.texts), logits[name])
 
     def _transfer_set(self, train: Corpus) -> tuple[Corpus, np.ndarray]:
         """The transfer set of ``train`` and its logits, from a store labelled by this run's teacher."""
