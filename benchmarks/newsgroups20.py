@@ -122,6 +122,11 @@ def protocols(result: dict, other: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def final_fit(name: str | None, models: dict) -> str | None:
+    """A val-chosen model's final form: its refit on train and val (stage ``<name>_refit``) when the plan has one."""
+    return f"{name}_refit" if f"{name}_refit" in models else name
+
+
 def targets(result: dict, inference: dict | None) -> str:
     """Each target of the transfer-set work: the value reached, the margin, met or missed."""
     models = {name: m["test_acc"] for name, m in result["models"].items()}
@@ -130,7 +135,7 @@ def targets(result: dict, inference: dict | None) -> str:
     best = max(students, key=students.get, default=None)  # chosen on val, as every other choice
     lines = ["\n## Targets (test accuracy)\n", "| target | reached | margin | |", "|---|---:|---:|---|"]
     for what, name, baseline, threshold in TARGETS:
-        name = best if name == "distilled student best on val" else name
+        name = final_fit(best, models) if name == "distilled student best on val" else name
         if name not in models or (baseline and baseline not in models):
             continue
         value = models[name] - (models[baseline] if baseline else 0.0)

@@ -3,18 +3,31 @@
 from conftest import benchmark_module
 
 
+def single_student_line(models: dict) -> str:
+    return next(row for row in benchmark_module("newsgroups20").targets({"models": models}, None).splitlines()
+                if row.startswith("| a single distilled student"))
+
+
 def model(role: str, val: float | None, test: float, distilled: bool = True) -> dict:
     return {"role": role, "val_acc": val, "test_acc": test, "distilled": distilled}
 
 
 def test_the_single_student_target_reports_the_distilled_student_best_on_val_not_on_test() -> None:
-    result = {"models": {
+    line = single_student_line({
         "teacher_ensemble": model("ensemble", 0.79, 0.74),
         "logistic_hard": model("student", 0.80, 0.71, distilled=False),
         "unscored": model("student", None, 0.75),
         "on_val": model("student", 0.78, 0.70),
         "on_test": model("student", 0.75, 0.73),
-    }}
-    line = next(row for row in benchmark_module("newsgroups20").targets(result, None).splitlines()
-                if row.startswith("| a single distilled student"))
+    })
     assert "0.7000 (on_val)" in line and "-0.0200" in line and line.endswith("missed |")
+
+
+def test_the_single_student_target_reports_the_val_choice_refit_on_train_and_val_when_the_plan_has_it() -> None:
+    line = single_student_line({
+        "on_val": model("student", 0.78, 0.70),
+        "on_val_refit": model("student", None, 0.725),  # no val of its own: it learnt val
+        "other_refit": model("student", None, 0.74),
+        "other": model("student", 0.75, 0.73),
+    })
+    assert "0.7250 (on_val_refit)" in line and "+0.0050" in line and line.endswith("met |")
