@@ -91,7 +91,9 @@ def test_an_experiment_replaces_the_pipeline_stages_in_its_own_order() -> None:
     assert order.index("teacher_ensemble") < order.index("transfer_labels") < order.index("logistic_kd_transfer")
     assert order.index("transfer_labels") < order.index("bilstm_kd_transfer") < order.index("bilstm_bag_kd_transfer")
     assert order.index("transfer_labels") < order.index("logistic_nb_kd_transfer")
-    assert len(order) == len(set(order)) == 16
+    # a refit follows the twin whose val run chose its settings and epochs
+    assert order.index("logistic_nb_kd_transfer") < order.index("logistic_nb_kd_transfer_refit")
+    assert len(order) == len(set(order)) == 18
     assert [name for stage in default.pipeline.stages for name in stage][0] == "teacher"
 
 
