@@ -140,6 +140,31 @@ def test_teacher_logits_follow_the_example_ids_through_shuffling(
             assert seen != sorted(seen), "train loader should shuffle"
 
 
+def test_a_refit_learns_val_rows_with_their_val_logits_and_labels_kept_by_fraction(teacher_run, tmp_path: Path) -> None:
+    """Under refit=train_val, train is train + val: each val row carries the teacher's val logits, not a train row's."""
+    code = {"train": 0.0, "val": 1.0, "test": 2.0}
+    rewritten_store(teacher_run, tmp_path / "encoded.npz", lambda split, ids, labels: np.stack(
+        [ids.astype(np.float32), np.full(len(ids), code[split], np.float32), np.zeros(len(ids), np.float32)], 1))
+    overrides = [f"teacher.logits={tmp_path / 'encoded.npz'}", "model=logistic", "refit=train_val",
+                 "data.labelled_fraction=0.5"]
+    archive = Path(teacher_run[0].data.archive)
+    plain = datamodule_for(make_cfg(tmp_path, archive, [*overrides[:2], "distill=kl"])).splits
+    refit = datamodule_for(make_cfg(tmp_path, archive, [*overrides, "distill=kl"]))
+    seen = []
+    for batch in refit.train_dataloader():
+        ids = batch["ids"].numpy()
+        np.testing.assert_array_equal(batch["teacher_logits"][:, 0].numpy(), ids)
+        np.testing.assert_array_equal(batch["teacher_logits"][:, 1].numpy(), np.isin(ids, plain["val"].ids) * 1.0)
+        seen.extend(ids.tolist())
+    assert sorted(seen) == sorted([*plain["train"].ids, *plain["val"].ids])
+    labelled = refit.splits["train"].labels >= 0
+    assert labelled.sum() == np.ceil(0.5 * len(seen))  # the fraction of train + val, val rows included
+    hard_cfg = make_cfg(tmp_path, archive, [*overrides[1:], "distill=none"])
+    hard = data_module(hard_cfg, features=instantiate(hard_cfg.model.features))  # no teacher: hard labels only
+    hard.setup("fit")
+    assert sorted(hard.splits["train"].ids) == sorted(seen) and hard.datasets["train"].teacher_logits is None
+
+
 @pytest.mark.parametrize(
     "override, message",
     [

@@ -53,6 +53,11 @@ def distils(cfg: DictConfig) -> bool:
     return cfg.get("distill") is not None and cfg.distill.alpha > 0
 
 
+def refits(cfg: DictConfig) -> bool:
+    """A final fit on train and val (refit=train_val): val is learnt, so nothing may be chosen on it."""
+    return bool(cfg.data.get("refit", False))
+
+
 def fit_lightning(cfg: DictConfig, signature: str) -> Fitted:
     """Fit the teacher or a student, test its best checkpoint; the teacher also writes its store."""
     is_teacher = cfg.model.role == "teacher"
@@ -84,8 +89,8 @@ def fit_lightning(cfg: DictConfig, signature: str) -> Fitted:
     else:
         trainer.fit(model, datamodule=datamodule)
         checkpoint = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
-    refit = bool(cfg.data.get("refit", False))
-    metrics = {} if refit else {"val/acc_best": _best_val_acc(trainer)}  # a refit trained on val
+    refit = refits(cfg)
+    metrics = {} if refit else {"val/acc_best": _best_val_acc(trainer)}
     tested = trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint, verbose=False)[0]
     metrics |= {key: float(value) for key, value in tested.items()}
     metrics |= weights_size(model)
@@ -230,7 +235,7 @@ def finish_wandb(failed: bool) -> None:
 
 def check_refit(cfg: DictConfig) -> None:
     """A refit (train and val together) is a student's final fit, with validation off (refit=train_val)."""
-    if not cfg.data.get("refit", False):
+    if not refits(cfg):
         return
     if cfg.model.role != "student":
         raise UserError(f"data.refit trains a student on val too; model={cfg.model.name} is a {cfg.model.role}, whose "

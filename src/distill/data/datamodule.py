@@ -119,9 +119,10 @@ class TextDataModule(L.LightningDataModule, ABC):
     (``Corpus.keep_labels``), after the teacher's logits were checked against the full split.
     ``transfer`` (a distilling student only) appends a transfer set to train: perturbed copies
     with label -1, learnt from the teacher's logits in the store at ``transfer.logits``, which
-    must have been labelled by the same teacher store. Features are fitted on train alone.
-    ``refit`` (the final fit, once val has chosen the settings and the epoch count) trains on
-    train and val together, val with the teacher's val logits; copies still come from train alone.
+    must have been labelled by the same teacher store. Features are fitted on the training
+    examples (train, and val under ``refit``), never on the copies. ``refit`` (the final fit,
+    once val has chosen the settings and the epoch count) trains on train and val together, val
+    with the teacher's val logits; copies still come from train alone.
     """
 
     def __init__(
@@ -185,8 +186,8 @@ class TextDataModule(L.LightningDataModule, ABC):
         if self.datasets:
             return
         self.splits = self.load_splits()
-        store = self.teacher_logits = None if self.teacher is None else load_verified(self.teacher, self.splits,
-                                                                                     required=True)
+        store = None if self.teacher is None else load_verified(self.teacher, self.splits, required=True)
+        self.teacher_logits = store
         logits = {name: None if store is None else store.aligned(name, corpus.ids)
                   for name, corpus in self.splits.items()}
         transfer = None if self.transfer is None else self._transfer_set(self.splits["train"])
