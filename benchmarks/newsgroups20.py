@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -64,9 +65,27 @@ def distilled(stage_dir: Path) -> bool:
     return (record.get("distill") or {}).get("alpha", 0.0) > 0.0
 
 
+def check_refits(run_dir: Path, comparison: dict) -> None:
+    """Each ``<twin>_refit`` stage is its twin plus ``refit=train_val model.max_epochs=N``, N the epoch val chose
+    for the twin (its checkpoint's, from 0) + 1: a refit that drifted from its twin would be scored as its final fit."""
+    for name, stage in comparison.items():
+        twin = name.removesuffix("_refit")
+        if twin == name:
+            continue
+        record = run_dir / twin / "metrics.json"
+        checkpoint = (json.loads(record.read_text()).get("checkpoint") or {}) if record.is_file() else {}
+        chosen = re.search(r"epoch(\d+)", checkpoint.get("path", ""))
+        expected = None if chosen is None or twin not in comparison else [
+            *comparison[twin]["overrides"], "refit=train_val", f"model.max_epochs={int(chosen.group(1)) + 1}"]
+        if stage["overrides"] != expected:
+            raise SystemExit(f"stage {name} is not the refit of {twin} as run here (expected overrides {expected}): "
+                             "fix it in conf/experiment/newsgroups20.yaml and re-run it")
+
+
 def results(run_dir: Path, report: dict, command: str) -> dict:
     """benchmarks/results/newsgroups20.json: one entry per model, plus how and where it ran."""
     comparison = json.loads((run_dir / "comparison.json").read_text())
+    check_refits(run_dir, comparison)
     models = {}
     for name, row in report["summary"].items():
         stage = comparison.get(name, {})

@@ -1,5 +1,10 @@
 """benchmarks/newsgroups20.py's targets: every choice on val, test only reported."""
 
+import json
+from pathlib import Path
+
+import pytest
+
 from conftest import benchmark_module
 
 
@@ -31,3 +36,17 @@ def test_the_single_student_target_reports_the_val_choice_refit_on_train_and_val
         "other": model("student", 0.75, 0.73),
     })
     assert "0.7250 (on_val_refit)" in line and "+0.0050" in line and line.endswith("met |")
+
+
+def test_a_refit_stage_must_be_its_twin_plus_the_refit_with_the_epochs_val_chose(tmp_path: Path) -> None:
+    check_refits = benchmark_module("newsgroups20").check_refits
+    (tmp_path / "twin").mkdir()
+    record = {"checkpoint": {"path": "checkpoints/epoch03-acc0.7.ckpt"}}  # the 4th epoch, counted from 0
+    (tmp_path / "twin" / "metrics.json").write_text(json.dumps(record))
+    twin = {"overrides": ["model=logistic_nb", "distill=none"]}
+    check_refits(tmp_path, {"twin": twin, "twin_refit": {"overrides": [*twin["overrides"], "refit=train_val",
+                                                                       "model.max_epochs=4"]}})
+    for drifted in (["model=logistic_nb", "distill=none", "refit=train_val", "model.max_epochs=5"],
+                    ["model=logistic_nb", "distill=kl", "refit=train_val", "model.max_epochs=4"]):
+        with pytest.raises(SystemExit, match="not the refit of twin"):
+            check_refits(tmp_path, {"twin": twin, "twin_refit": {"overrides": drifted}})
