@@ -4,7 +4,8 @@
 
 ``inference_plan.plan`` lists the (model, runtime) jobs: the teacher, the students, the
 classic ``sk_*`` baselines, and ``students_ensemble`` (a distilled BiLSTM and logistic student,
-the pair and the weight of their averaged probabilities chosen on val, see ``distill.student_ensemble``), each
+the pair and the weight of their averaged probabilities chosen on val, see ``distill.student_ensemble``;
+each member served as its refit on train and val where the run has one, see ``distill.final_fit``), each
 in every runtime ``distill.serving`` can load it in (PyTorch and, exported on the way, ONNX
 Runtime; scikit-learn for classic ones). This script measures them, each (model, runtime) in
 its own process (``inference_worker.py``): latency at batch size 1 over the first D raw test

@@ -22,6 +22,7 @@ from distill.cli.config import data_module
 from distill.data.corpus import Corpus
 from distill.export import export_stage, is_current
 from distill.features import WordPieceFeatures
+from distill.final_fit import REFIT_SUFFIX, final_fit
 from distill.logit_store import LogitStore, file_sha256
 from distill.module import ClassifierModule
 from distill.probability import softmax
@@ -91,18 +92,20 @@ def architecture_stage(stage: Path, cfg: DictConfig, work: Path) -> Path:
 
 
 def ensemble_jobs(run: Path, jobs: list[Job], val: Corpus) -> list[Job]:
-    """Two distilled students averaged, in each runtime both have: the pair and weight best on val."""
+    """Two distilled students averaged, in each runtime both have: the pair and weight best on val, each
+    member served as its final fit (``distill.final_fit``: the refit on train and val, where the run has one)."""
     names = {job.model for pair in PAIRS for job in jobs if job.model in pair}
     probs = {name: softmax(LogitStore.load(run / name / "logits.npz").aligned("val", val.ids)) for name in names}
     chosen = choose_pair(probs, val.labels)
     if chosen is None:
         return []
     pair, weight = chosen
+    served = [final_fit(name, {job.model for job in jobs}) for name in pair]
     weights = [weight, 1.0 - weight]
-    known = {"members": dict(zip(pair, weights))}
+    known = {"members": dict(zip(served, weights)), "chosen_on_val": list(pair)}
     ensembles = []
     for runtime in ("pytorch", "onnxruntime"):
-        members = [job.members[0] for name in pair for job in jobs if job.model == name and job.runtime == runtime]
+        members = [job.members[0] for name in served for job in jobs if job.model == name and job.runtime == runtime]
         if len(members) == len(pair):
             ensembles.append(Job(ENSEMBLE, "ensemble", runtime, members, weights, dict(known)))
     return ensembles
@@ -110,7 +113,8 @@ def ensemble_jobs(run: Path, jobs: list[Job], val: Corpus) -> list[Job]:
 
 def plan(run: Path, cfg: DictConfig, val: Corpus, work: Path, models: list[str] | None) -> list[Job]:
     """Jobs for every completed stage (or ``models``): teacher, students, classic models, the ensemble."""
-    wanted = None if models is None else {*models, *(name for pair in PAIRS for name in pair)}  # its members
+    members = {name for pair in PAIRS for name in pair}
+    wanted = None if models is None else {*models, *members, *(f"{name}{REFIT_SUFFIX}" for name in members)}
     jobs: list[Job] = []
     for stage in sorted(path.parent for path in run.glob("*/metrics.json")):
         record = stage_record(stage)

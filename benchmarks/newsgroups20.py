@@ -28,6 +28,7 @@ import torch
 
 from distill import atomic
 from distill.cli.report import report as build_report
+from distill.final_fit import final_fit, twin as refit_twin
 from distill.logit_store import LogitStore
 
 RESULTS = Path(os.path.relpath(Path(__file__).parent / "results"))  # relative paths in the report
@@ -69,8 +70,8 @@ def check_refits(run_dir: Path, comparison: dict) -> None:
     """Each ``<twin>_refit`` stage is its twin plus ``refit=train_val model.max_epochs=N``, N the epoch val chose
     for the twin (its checkpoint's, from 0) + 1: a refit that drifted from its twin would be scored as its final fit."""
     for name, stage in comparison.items():
-        twin = name.removesuffix("_refit")
-        if twin == name:
+        twin = refit_twin(name)
+        if twin is None:
             continue
         record = run_dir / twin / "metrics.json"
         checkpoint = (json.loads(record.read_text()).get("checkpoint") or {}) if record.is_file() else {}
@@ -141,11 +142,6 @@ def protocols(result: dict, other: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def final_fit(name: str | None, models: dict) -> str | None:
-    """A val-chosen model's final form: its refit on train and val (stage ``<name>_refit``) when the plan has one."""
-    return f"{name}_refit" if f"{name}_refit" in models else name
-
-
 def targets(result: dict, inference: dict | None) -> str:
     """Each target of the transfer-set work: the value reached, the margin, met or missed."""
     models = {name: m["test_acc"] for name, m in result["models"].items()}
@@ -154,7 +150,8 @@ def targets(result: dict, inference: dict | None) -> str:
     best = max(students, key=students.get, default=None)  # chosen on val, as every other choice
     lines = ["\n## Targets (test accuracy)\n", "| target | reached | margin | |", "|---|---:|---:|---|"]
     for what, name, baseline, threshold in TARGETS:
-        name = final_fit(best, models) if name == "distilled student best on val" else name
+        if name == "distilled student best on val":
+            name = final_fit(best, models) if best is not None else None
         if name not in models or (baseline and baseline not in models):
             continue
         value = models[name] - (models[baseline] if baseline else 0.0)

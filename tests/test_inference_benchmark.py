@@ -10,12 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from omegaconf import OmegaConf
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig
 
 from conftest import GROUPS, ROOT, TINY_TEACHER, pipeline_shaped_run
+from distill.cli.config import data_module
 from distill.logit_store import LogitStore
 from distill.pretrained import resolve_pretrained
+from distill.probability import softmax
+from distill.student_ensemble import blend, fit_weight
 
 SCRIPT = ROOT / "benchmarks" / "inference.py"
 BILSTM = ["model=bilstm", "model.module.net.embedding_init=null", "+model.module.net.embedding_dim=16",
@@ -25,9 +30,11 @@ STAGES = {  # run in this order: the distilled students read the teacher's cache
     "logistic_kd": ["model=logistic", "distill=kl"],
     "bilstm_kd": [*BILSTM, "distill=kl"],
     "sk_complementnb": ["model=sk_complementnb", "model.out_of_fold=2"],
+    "logistic_kd_refit": ["model=logistic", "distill=kl", "refit=train_val", "model.max_epochs=1"],
 }
 EXPECTED = {("teacher", "pytorch"), ("teacher", "onnxruntime"), ("logistic_kd", "pytorch"),
             ("logistic_kd", "onnxruntime"), ("bilstm_kd", "pytorch"), ("bilstm_kd", "onnxruntime"),
+            ("logistic_kd_refit", "pytorch"), ("logistic_kd_refit", "onnxruntime"),
             ("sk_complementnb", "sklearn"), ("students_ensemble", "pytorch"), ("students_ensemble", "onnxruntime")}
 POSITIVE = ("latency_ms_p50", "latency_ms_p95", "throughput_docs_s", "params", "size_mb", "weights_mb",
             "peak_rss_mb", "speedup_vs_teacher")
@@ -82,12 +89,26 @@ def test_accuracy_is_the_artefacts_own(result: tuple[dict, str], pipeline_run: P
     assert (pipeline_run / "export" / "bilstm_kd" / "model.onnx").is_file()  # exported on the way
 
 
-def test_students_ensemble_weights_are_fitted_on_the_grid(result: tuple[dict, str]) -> None:
-    for record in result[0]["records"]:
-        if record["model"] == "students_ensemble":
-            weights = record["members"]
-            assert set(weights) == {"bilstm_kd", "logistic_kd"} and sum(weights.values()) == pytest.approx(1.0)
-            assert round(weights["bilstm_kd"] * 10, 6) == round(weights["bilstm_kd"] * 10)
+def test_students_ensemble_is_chosen_on_val_and_served_as_its_members_final_fits(
+    result: tuple[dict, str], pipeline_run: Path
+) -> None:
+    """The weight is fitted on the twins' val logits; the refit stands in for its twin, and the
+    ensemble's test accuracy is the blend of the served members' test logits."""
+    splits = data_module(OmegaConf.load(pipeline_run / ".hydra" / "config.yaml")).load_splits()
+    val, test = splits["val"], splits["test"]
+
+    def probs(name: str, split: str) -> np.ndarray:
+        corpus = val if split == "val" else test
+        return softmax(LogitStore.load(pipeline_run / name / "logits.npz").aligned(split, corpus.ids))
+
+    weight = fit_weight(probs("bilstm_kd", "val"), probs("logistic_kd", "val"), val.labels)
+    blended = blend(probs("bilstm_kd", "test"), probs("logistic_kd_refit", "test"), weight)
+    ensembles = [record for record in result[0]["records"] if record["model"] == "students_ensemble"]
+    assert len(ensembles) == 2
+    for record in ensembles:
+        assert record["members"] == {"bilstm_kd": weight, "logistic_kd_refit": pytest.approx(1.0 - weight)}
+        assert record["chosen_on_val"] == ["bilstm_kd", "logistic_kd"]
+        assert record["test_acc"] == pytest.approx(np.mean(blended.argmax(1) == test.labels), abs=1.01 / len(test))
 
 
 def test_teacher_without_checkpoint_is_timed_as_its_architecture(

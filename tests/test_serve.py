@@ -23,10 +23,11 @@ from distill.cli.serve import main as serve_main, run_splits  # noqa: E402
 from distill.errors import UserError  # noqa: E402
 from distill.export import export_run, main as export_main  # noqa: E402
 from distill.serve.app import create_app  # noqa: E402
-from distill.serve.models import ENSEMBLE, load_folder, prepare  # noqa: E402
+from distill.serve.models import ENSEMBLE, fitted_ensemble, load_folder, prepare  # noqa: E402
 from distill.serving import from_onnx  # noqa: E402
 from distill.serving.preprocessing import TfidfTransform  # noqa: E402
 from distill.evaluation import mean_cosine, mean_kl  # noqa: E402
+from distill.data.corpus import Corpus  # noqa: E402
 from distill.logit_store import LogitStore  # noqa: E402
 from distill.probability import softmax  # noqa: E402
 from distill.student_ensemble import GRID, blend  # noqa: E402
@@ -79,6 +80,22 @@ def test_every_model_is_loaded_once_in_its_fastest_runtime(catalogue, serve_run:
                      for name in ("bilstm_kd", "logistic_kd"))
     expected = float(np.mean(blend(first, second, weight).argmax(1) == test.labels))
     assert models[ENSEMBLE].test_acc == pytest.approx(expected, abs=1e-6)
+
+
+def test_the_ensemble_is_chosen_on_its_twins_val_and_serves_their_refits(tmp_path: Path) -> None:
+    """Val picks the pair and weight on the twins; the served members and their test accuracy are the refits'."""
+    labels = np.array([0, 1, 0, 1])
+    val, test = (Corpus(np.arange(start, start + 4), ["text"] * 4, labels, ["a", "b"]) for start in (0, 10))
+    right = np.eye(2)[labels] * 4.0
+    splits = {"val": val, "test": test}
+    stored = {"bilstm_kd": {"val": right, "test": -right}, "logistic_kd": {"val": right, "test": -right},
+              "logistic_kd_refit": {"test": 2 * right}}  # a refit has no val: it learnt val
+    for name, logits in stored.items():
+        LogitStore.from_predictions({split: splits[split] for split in logits}, logits, {"kind": "student"}).save(
+            tmp_path / name / "logits.npz")
+    members, weight, test_acc = fitted_ensemble(tmp_path, set(stored), splits)
+    assert members == ("bilstm_kd", "logistic_kd_refit") and weight == 0.5
+    assert test_acc == 1.0  # the twin's test logits are all wrong: only the refit's can be right
 
 
 def test_predict_gives_every_model_compared_with_the_teacher(client: TestClient, catalogue, serve_run: Path) -> None:

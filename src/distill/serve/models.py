@@ -4,7 +4,8 @@ Two steps. ``prepare`` does the start-up work that needs PyTorch and the corpus:
 each network to ONNX (``<run>/export/<stage>``) and the logistic student for the browser
 (``<run>/export/web/<stage>.json``) when missing or stale, and fits the weight of
 ``students_ensemble`` (a distilled BiLSTM and logistic student averaged: the pair and weight
-best on val, ``distill.student_ensemble.choose_pair``). The command line runs it in a child process, so the
+best on val, ``distill.student_ensemble.choose_pair``, each member served as its refit on train and val where
+the run has one, ``distill.final_fit``). The command line runs it in a child process, so the
 server never holds PyTorch (about 370 MiB). ``load_folder`` then loads networks in ONNX
 Runtime, classic baselines from their pickled scikit-learn Pipeline, and the ensemble (the first
 pair served, weight 0.5, when none was fitted). A stage with nothing to load (a teacher reused from a logit store,
@@ -29,6 +30,7 @@ import numpy as np
 
 from distill.data.corpus import Corpus
 from distill.errors import UserError
+from distill.final_fit import final_fit
 from distill.logit_store import LogitStore
 from distill.probability import softmax
 from distill.serving import LoadedModel, average, from_checkpoint, from_onnx, from_sklearn
@@ -101,15 +103,18 @@ def browser_stage(run: Path, stages: list[Path]) -> Path | None:
 
 
 def fitted_ensemble(run: Path, names: set[str], corpora: dict[str, Corpus]) -> tuple[tuple[str, str], float, float] | None:
-    """The members and weight chosen on val among the served pairs, and the blend's test accuracy."""
+    """The members and weight chosen on val among the served pairs, and the blend's test accuracy; each member
+    is then served as its final fit (``distill.final_fit``: its refit on train and val, where the run has one)."""
     val, test = corpora["val"], corpora["test"]
     stores = {name: LogitStore.load(run / name / "logits.npz") for pair in PAIRS for name in pair if name in names}
     chosen = choose_pair({name: softmax(store.aligned("val", val.ids)) for name, store in stores.items()}, val.labels)
     if chosen is None:
         return None
     pair, weight = chosen
-    test_probs = blend(*(softmax(stores[name].aligned("test", test.ids)) for name in pair), weight)
-    return pair, weight, float(np.mean(test_probs.argmax(1) == test.labels))
+    served = tuple(final_fit(name, names) for name in pair)
+    test_probs = blend(*(softmax(LogitStore.load(run / name / "logits.npz").aligned("test", test.ids))
+                         for name in served), weight)
+    return served, weight, float(np.mean(test_probs.argmax(1) == test.labels))
 
 
 def prepare(folder: str | Path, splits: Splits) -> Prepared:
