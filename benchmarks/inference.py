@@ -5,7 +5,8 @@
 ``inference_plan.plan`` lists the (model, runtime) jobs: the teacher, the students, the
 classic ``sk_*`` baselines, and ``students_ensemble`` (a distilled BiLSTM and logistic student,
 the pair and the weight of their averaged probabilities chosen on val, see ``distill.student_ensemble``;
-each member served as its refit on train and val where the run has one, see ``distill.final_fit``), each
+each member served as its refit on train and val where the run has one, see ``distill.final_fit``; and
+``students_ensemble_cascade``, the same top classes with the BiLSTM run only where it can change them), each
 in every runtime ``distill.serving`` can load it in (PyTorch and, exported on the way, ONNX
 Runtime; scikit-learn for classic ones). This script measures them, each (model, runtime) in
 its own process (``inference_worker.py``): latency at batch size 1 over the first D raw test
@@ -47,7 +48,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 def measure(job: Job, settings: dict, work: Path) -> dict:
     """Run the job in a fresh process, with every thread pool pinned to ``settings['threads']``."""
     name = f"{job.model}.{job.runtime}"
-    spec = {"members": job.members, "weights": job.weights, "threads": settings["threads"],
+    spec = {"members": job.members, "weights": job.weights, "combine": job.combine, "threads": settings["threads"],
             "repeats": settings["repeats"], "bench": str(work / "bench.json"),
             "test": None if "test_acc" in job.known else str(work / "test.json")}
     write_text(work / f"{name}.spec.json", json.dumps(spec))

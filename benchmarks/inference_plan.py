@@ -30,6 +30,7 @@ from distill.serving.predictors import stage_record
 from distill.student_ensemble import PAIRS, choose_pair
 
 ENSEMBLE = "students_ensemble"
+CASCADE = "students_ensemble_cascade"  # the same top classes, its BiLSTM run only where it can change them
 SPEED_ONLY = "pretrained body, untrained head (speed only)"
 
 
@@ -44,6 +45,7 @@ class Job:
     members: list[dict]
     weights: list[float] = field(default_factory=lambda: [1.0])
     known: dict = field(default_factory=dict)
+    combine: str = "average"  # several members: "average" or "cascade" (``distill.serving``)
     checkpoint_sha256: str | None = None  # what the report matches its stage's checkpoint against
 
 
@@ -93,7 +95,9 @@ def architecture_stage(stage: Path, cfg: DictConfig, work: Path) -> Path:
 
 def ensemble_jobs(run: Path, jobs: list[Job], val: Corpus) -> list[Job]:
     """Two distilled students averaged, in each runtime both have: the pair and weight best on val, each
-    member served as its final fit (``distill.final_fit``: the refit on train and val, where the run has one)."""
+    member served as its final fit (``distill.final_fit``: the refit on train and val, where the run has one).
+    Each is measured twice: averaged, and as a cascade (the same top class, the first member run only where
+    it could change it)."""
     names = {job.model for pair in PAIRS for job in jobs if job.model in pair}
     probs = {name: softmax(LogitStore.load(run / name / "logits.npz").aligned("val", val.ids)) for name in names}
     chosen = choose_pair(probs, val.labels)
@@ -107,7 +111,8 @@ def ensemble_jobs(run: Path, jobs: list[Job], val: Corpus) -> list[Job]:
     for runtime in ("pytorch", "onnxruntime"):
         members = [job.members[0] for name in served for job in jobs if job.model == name and job.runtime == runtime]
         if len(members) == len(pair):
-            ensembles.append(Job(ENSEMBLE, "ensemble", runtime, members, weights, dict(known)))
+            ensembles += [Job(ENSEMBLE, "ensemble", runtime, members, weights, dict(known)),
+                          Job(CASCADE, "ensemble", runtime, members, weights, dict(known), combine="cascade")]
     return ensembles
 
 

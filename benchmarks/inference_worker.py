@@ -7,8 +7,9 @@ memory is that model's and its runtime's alone (interpreter and libraries includ
 server would pay them). The peak is read after the timed runs, before the full test split
 is loaded, so it covers serving the benchmark documents, not holding the whole test set.
 The spec (JSON) names the members (a folder and a runtime each, loaded by
-``distill.serving.load``), their ensemble weights, the thread count, the benchmark texts and
-the test split file (null: accuracy not computed).
+``distill.serving.load``), their ensemble weights and how they combine (``average`` or
+``cascade``), the thread count, the benchmark texts and the test split file (null: accuracy
+not computed).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from distill.atomic import write_text
-from distill.serving import LoadedModel, average, load
+from distill.serving import LoadedModel, average, cascade, load
 
 Proba = Callable[[list[str]], np.ndarray]
 
@@ -77,9 +78,13 @@ def peak_rss_mb() -> float:
 
 
 def load_members(spec: dict) -> LoadedModel:
-    """One member, or the weighted average of several (the students' ensemble)."""
+    """One member, or the students' ensemble of two: their weighted average, or its cascade."""
     members = [load(member["path"], member["runtime"], spec["threads"]) for member in spec["members"]]
-    return members[0] if len(members) == 1 else average("ensemble", members, spec["weights"])
+    if len(members) == 1:
+        return members[0]
+    if spec["combine"] == "cascade":
+        return cascade("ensemble", *members, spec["weights"][0])
+    return average("ensemble", members, spec["weights"])
 
 
 def measure(spec: dict) -> dict:

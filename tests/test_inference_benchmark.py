@@ -35,7 +35,8 @@ STAGES = {  # run in this order: the distilled students read the teacher's cache
 EXPECTED = {("teacher", "pytorch"), ("teacher", "onnxruntime"), ("logistic_kd", "pytorch"),
             ("logistic_kd", "onnxruntime"), ("bilstm_kd", "pytorch"), ("bilstm_kd", "onnxruntime"),
             ("logistic_kd_refit", "pytorch"), ("logistic_kd_refit", "onnxruntime"),
-            ("sk_complementnb", "sklearn"), ("students_ensemble", "pytorch"), ("students_ensemble", "onnxruntime")}
+            ("sk_complementnb", "sklearn"), ("students_ensemble", "pytorch"), ("students_ensemble", "onnxruntime"),
+            ("students_ensemble_cascade", "pytorch"), ("students_ensemble_cascade", "onnxruntime")}
 POSITIVE = ("latency_ms_p50", "latency_ms_p95", "throughput_docs_s", "params", "size_mb", "weights_mb",
             "peak_rss_mb", "speedup_vs_teacher")
 
@@ -103,9 +104,9 @@ def test_students_ensemble_is_chosen_on_val_and_served_as_its_members_final_fits
 
     weight = fit_weight(probs("bilstm_kd", "val"), probs("logistic_kd", "val"), val.labels)
     blended = blend(probs("bilstm_kd", "test"), probs("logistic_kd_refit", "test"), weight)
-    ensembles = [record for record in result[0]["records"] if record["model"] == "students_ensemble"]
-    assert len(ensembles) == 2
-    for record in ensembles:
+    ensembles = [record for record in result[0]["records"] if record["role"] == "ensemble"]
+    assert len(ensembles) == 4
+    for record in ensembles:  # the cascade gives the same top classes as the average
         assert record["members"] == {"bilstm_kd": weight, "logistic_kd_refit": pytest.approx(1.0 - weight)}
         assert record["chosen_on_val"] == ["bilstm_kd", "logistic_kd"]
         assert record["test_acc"] == pytest.approx(np.mean(blended.argmax(1) == test.labels), abs=1.01 / len(test))

@@ -50,3 +50,19 @@ def test_a_refit_stage_must_be_its_twin_plus_the_refit_with_the_epochs_val_chose
                     ["model=logistic_nb", "distill=kl", "refit=train_val", "model.max_epochs=4"]):
         with pytest.raises(SystemExit, match="not the refit of twin"):
             check_refits(tmp_path, {"twin": twin, "twin_refit": {"overrides": drifted}})
+
+
+def test_the_ensemble_target_takes_the_fastest_ensemble_record_against_the_fastest_teacher() -> None:
+    def record(name: str, docs_s: float, acc: float = 0.731) -> dict:
+        return {"model": name, "throughput_docs_s": docs_s, "test_acc": acc, "members": {"b_refit": 0.2, "l": 0.8}}
+
+    inference = {"records": [record("teacher", 15.0), record("teacher", 16.0), record("students_ensemble", 150.0),
+                             record("students_ensemble_cascade", 400.0), record("logistic_kd", 2000.0)]}
+    text = benchmark_module("newsgroups20").targets({"models": {}}, inference)
+    line = next(row for row in text.splitlines() if ">= 0.73 at >= 10x" in row)
+    assert line.startswith("| students_ensemble_cascade (b_refit + l)") and "0.7310 at 25.0x" in line
+    assert line.endswith("met |")
+    slow = {"records": [*inference["records"][:3], record("students_ensemble_cascade", 159.0)]}
+    line = next(row for row in benchmark_module("newsgroups20").targets({"models": {}}, slow).splitlines()
+                if ">= 0.73 at >= 10x" in row)
+    assert "at 9.9x" in line and "-0.1x" in line and line.endswith("missed |")

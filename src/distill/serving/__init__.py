@@ -9,6 +9,7 @@ from distill.serving.predictors import (
     LoadedModel,
     Predictor,
     average,
+    cascade,
     from_checkpoint,
     from_onnx,
     from_sklearn,
@@ -16,5 +17,5 @@ from distill.serving.predictors import (
 )
 from distill.serving.preprocessing import Preprocessing
 
-__all__ = ["LoadedModel", "Predictor", "Preprocessing", "average", "from_checkpoint", "from_onnx", "from_sklearn",
-           "load"]
+__all__ = ["LoadedModel", "Predictor", "Preprocessing", "average", "cascade", "from_checkpoint", "from_onnx",
+           "from_sklearn", "load"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import pickle
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +27,7 @@ import numpy as np
 from distill.errors import UserError
 from distill.probability import softmax
 from distill.serving.preprocessing import Preprocessing, clean
+from distill.student_ensemble import blend, undecided
 
 RUNTIMES = ("pytorch", "onnxruntime", "sklearn")
 
@@ -187,6 +188,22 @@ def average(name: str, members: list[LoadedModel], weights: list[float]) -> Load
                        sum(m.weights_mb for m in members), sum(m.size_mb for m in members),
                        max((m.max_length for m in members if m.max_length), default=None),
                        lambda text: any(m.truncated(text) for m in members))
+
+
+def cascade(name: str, first: LoadedModel, second: LoadedModel, weight: float) -> LoadedModel:
+    """``average`` of ``[first, second]`` at ``[weight, 1 - weight]`` for the top class, at less cost:
+    ``second`` reads every text, ``first`` only those whose top class it could change
+    (``distill.student_ensemble.undecided``). Every text gets the average's top class; the
+    probabilities of the texts ``first`` skipped are ``second``'s own, not the average's."""
+
+    def proba(texts: list[str]) -> np.ndarray:
+        probs = np.array(second.predict_proba(texts))  # a copy: rows are overwritten
+        rows = np.flatnonzero(undecided(probs, weight))
+        if rows.size:
+            probs[rows] = blend(first.predict_proba([texts[row] for row in rows]), probs[rows], weight)
+        return probs
+
+    return replace(average(name, [first, second], [weight, 1.0 - weight]), proba=proba)
 
 
 def _truncated(preprocessing: Preprocessing) -> Callable[[str], bool]:
