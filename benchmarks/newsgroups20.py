@@ -160,7 +160,7 @@ def targets(result: dict, inference: dict | None) -> str:
                      f"{'met' if value >= threshold else 'missed'} |")
     records = (inference or {}).get("records", [])
     teacher = max((r["throughput_docs_s"] for r in records if r["model"] == "teacher"), default=None)
-    ensembles = [r for r in records if r["model"] in ("students_ensemble", "students_ensemble_cascade")]
+    ensembles = [r for r in records if r["role"] == "ensemble"]  # averaged, or its cascade
     if teacher and ensembles:
         fastest = max(ensembles, key=lambda r: r["throughput_docs_s"])
         speedup = fastest["throughput_docs_s"] / teacher

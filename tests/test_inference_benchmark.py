@@ -15,12 +15,13 @@ import pytest
 from omegaconf import OmegaConf
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig
 
-from conftest import GROUPS, ROOT, TINY_TEACHER, pipeline_shaped_run
+from conftest import GROUPS, ROOT, TINY_TEACHER, benchmark_module, pipeline_shaped_run
 from distill.cli.config import data_module
 from distill.logit_store import LogitStore
 from distill.pretrained import resolve_pretrained
 from distill.probability import softmax
-from distill.student_ensemble import blend, fit_weight
+from distill.serving import LoadedModel
+from distill.student_ensemble import blend, fit_weight, undecided
 
 SCRIPT = ROOT / "benchmarks" / "inference.py"
 BILSTM = ["model=bilstm", "model.module.net.embedding_init=null", "+model.module.net.embedding_dim=16",
@@ -146,3 +147,31 @@ def test_teacher_without_checkpoint_is_timed_as_its_architecture(
         assert record["params"] == sum(parameter.numel() for parameter in model.parameters())
         assert math.isfinite(record["throughput_docs_s"]) and record["throughput_docs_s"] > 0
     assert "speed only" in inference.table(list(records.values()))
+
+
+def test_the_worker_runs_the_first_member_at_the_first_weight_only_where_the_cascade_needs_it(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = benchmark_module("inference_worker")
+    rng = np.random.default_rng(0)
+    texts = [f"text {index}" for index in range(200)]
+    table = {"bilstm": dict(zip(texts, rng.dirichlet(np.ones(3), size=200))),
+             "logistic": dict(zip(texts, rng.dirichlet(np.full(3, 0.2), size=200)))}
+    seen: list[str] = []
+
+    def load(path: str, runtime: str, threads: int) -> LoadedModel:
+        def proba(batch: list[str]) -> np.ndarray:
+            seen.extend(batch if path == "bilstm" else [])
+            return np.stack([table[path][text] for text in batch])
+        return LoadedModel(path, runtime, ["a", "b", "c"], proba, 1, 0.0, 0.0)
+
+    monkeypatch.setattr(worker, "load", load)
+    spec = {"members": [{"path": "bilstm", "runtime": "x"}, {"path": "logistic", "runtime": "x"}],
+            "weights": [0.2, 0.8], "threads": 1}
+    averaged = worker.load_members({**spec, "combine": "average"}).proba(texts)
+    assert len(seen) == len(texts)
+    seen.clear()
+    cascaded = worker.load_members({**spec, "combine": "cascade"}).proba(texts)
+    logistic = np.stack([table["logistic"][text] for text in texts])
+    assert seen == [text for text, row in zip(texts, undecided(logistic, 0.2)) if row] and len(seen) < len(texts) / 2
+    assert np.array_equal(cascaded.argmax(1), averaged.argmax(1))

@@ -54,7 +54,9 @@ def test_a_refit_stage_must_be_its_twin_plus_the_refit_with_the_epochs_val_chose
 
 def test_the_ensemble_target_takes_the_fastest_ensemble_record_against_the_fastest_teacher() -> None:
     def record(name: str, docs_s: float, acc: float = 0.731) -> dict:
-        return {"model": name, "throughput_docs_s": docs_s, "test_acc": acc, "members": {"b_refit": 0.2, "l": 0.8}}
+        role = "ensemble" if name.startswith("students_") else "teacher" if name == "teacher" else "student"
+        return {"model": name, "role": role, "throughput_docs_s": docs_s, "test_acc": acc,
+                "members": {"b_refit": 0.2, "l": 0.8}}
 
     inference = {"records": [record("teacher", 15.0), record("teacher", 16.0), record("students_ensemble", 150.0),
                              record("students_ensemble_cascade", 400.0), record("logistic_kd", 2000.0)]}

@@ -177,7 +177,7 @@ def with_ensemble(models: dict[str, Served], members: tuple[str, str] | None, we
         weight, test_acc = 0.5, None
     served = [locked(models[name]) for name in members]  # its time includes waits for their locks
     models[ENSEMBLE] = Served(average(ENSEMBLE, served, [weight, 1.0 - weight]), "ensemble", test_acc)
-    how = "fitted on val" if fitted else "(no val split at hand)"
+    how = "fitted on val" if fitted else "(no weight fitted for these members)"
     return f"{ENSEMBLE}: weight {weight:.1f} on {members[0]} (with {members[1]}) {how}"
 
 
