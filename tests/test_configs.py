@@ -93,7 +93,8 @@ def test_an_experiment_replaces_the_pipeline_stages_in_its_own_order() -> None:
     assert order.index("transfer_labels") < order.index("logistic_nb_kd_transfer")
     # a refit follows the twin whose val run chose its settings and epochs
     assert order.index("logistic_nb_kd_transfer") < order.index("logistic_nb_kd_transfer_refit")
-    assert len(order) == len(set(order)) == 18
+    assert order.index("bilstm_bag_kd_transfer") < order.index("bilstm_bag_kd_transfer_refit")
+    assert len(order) == len(set(order)) == 19
     assert [name for stage in default.pipeline.stages for name in stage][0] == "teacher"
 
 
