@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads (default: all cores)")
     parser.add_argument("--repeats", type=int, default=5, help="throughput passes; the median is reported")
     parser.add_argument("--docs", type=int, default=256, help="test documents timed (latency and throughput)")
-    parser.add_argument("--models", nargs="+", default=None, help="only these stages (or students_ensemble, students_ensemble_cascade)")
+    parser.add_argument("--models", nargs="+", default=None,
+                        help="only these stages (or students_ensemble, students_ensemble_cascade)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON path (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     result = benchmark(args.run, args.threads, args.repeats, args.docs, args.models)

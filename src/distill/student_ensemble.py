@@ -5,9 +5,9 @@ The BiLSTM and the logistic student read the text differently (word order over t
 average can beat both. The weight is the only thing fitted, on the validation split, by a
 coarse grid: with about a thousand validation documents a finer search would fit noise.
 
-The BiLSTM costs ten times the logistic student, and at a small weight it rarely changes the
-average's top class: ``undecided`` says exactly where it can, so a server may run it only there
-(``distill.serving.cascade``).
+The BiLSTM costs more than ten times the logistic student, and at a small weight it rarely
+changes the average's top class: ``undecided`` says exactly where it can, so a server may run it
+only there (``distill.serving.cascade``).
 """
 
 from __future__ import annotations
