@@ -112,8 +112,8 @@ def fitted_ensemble(run: Path, names: set[str], corpora: dict[str, Corpus]) -> t
         return None
     pair, weight = chosen
     served = tuple(final_fit(name, names) for name in pair)
-    test_probs = blend(*(softmax(LogitStore.load(run / name / "logits.npz").aligned("test", test.ids))
-                         for name in served), weight)
+    stores |= {name: LogitStore.load(run / name / "logits.npz") for name in served if name not in stores}
+    test_probs = blend(*(softmax(stores[name].aligned("test", test.ids)) for name in served), weight)
     return served, weight, float(np.mean(test_probs.argmax(1) == test.labels))
 
 
