@@ -77,7 +77,7 @@ def test_committed_report_regenerates_with_the_committed_numbers(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(ROOT)  # the run's config names the archive relative to the repository
-    report = build_report(RESULTS / "newsgroups20" / "run", None, tmp_path)
+    report = build_report(RESULTS / "newsgroups20" / "run", [], tmp_path)
     committed = json.loads((RESULTS / "newsgroups20.json").read_text())["models"]
     assert set(report["summary"]) == set(committed)
     for name, row in report["summary"].items():

@@ -274,7 +274,8 @@ def test_latency_records_in_a_dict(tmp_path: Path) -> None:
     records = {"a": {"model": "m", "runtime": "sklearn", "latency_ms_p50": 3.0},
                "b": [{"model": "m", "runtime": "onnxruntime", "latency_ms_p50": 1.0, "batch_size": 32}]}
     (tmp_path / "inference.json").write_text(json.dumps(records))
-    assert load_latency(tmp_path / "inference.json") == {"m": {"ms": 3.0, "runtime": "sklearn"}}
+    path = tmp_path / "inference.json"
+    assert load_latency([path]) == {"m": {"ms": 3.0, "runtime": "sklearn", "source": str(path)}}
 
 
 def test_latency_of_another_run_is_left_out_unless_its_checkpoint_is_the_stages(run: dict, tmp_path: Path) -> None:
@@ -286,12 +287,36 @@ def test_latency_of_another_run_is_left_out_unless_its_checkpoint_is_the_stages(
     other.write_text(json.dumps({"run": str(tmp_path / "elsewhere"), "records": [
         {"model": "logistic_hard", "runtime": "onnxruntime", "latency_ms_p50": 0.5, "checkpoint_sha256": "abc"},
         {"model": "teacher", "runtime": "pytorch", "latency_ms_p50": 40.0, "checkpoint_sha256": "xyz"}]}))
-    result = report.build_report(run_dir, run["test"], {}, other)
+    result = report.build_report(run_dir, run["test"], {}, [other])
     assert result["summary"]["logistic_hard"]["latency_ms"] == 0.5  # the same checkpoint: the same model
     assert result["summary"]["teacher"]["latency_ms"] is None
     nothing = tmp_path / "nothing.json"
     nothing.write_text(json.dumps({"run": str(tmp_path / "elsewhere"), "records": [
         {"model": "teacher", "runtime": "pytorch", "latency_ms_p50": 40.0}]}))
-    result = report.build_report(run_dir, run["test"], {}, nothing)
+    result = report.build_report(run_dir, run["test"], {}, [nothing])
     assert result["inference"] is None
     assert "not measured on this run" in render_markdown(result, {})
+
+
+def test_latency_of_a_retrained_stage_comes_from_its_own_timing(run: dict, tmp_path: Path) -> None:
+    """A stage re-trained after the run was timed: the earlier file's record of its old checkpoint
+    is dropped, even though faster, and the later file that timed the new one counts."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(run["dir"], run_dir, ignore=shutil.ignore_patterns("report"))
+    record = json.loads((run_dir / "logistic_hard" / "metrics.json").read_text())
+    (run_dir / "logistic_hard" / "metrics.json").write_text(json.dumps({**record, "checkpoint": {"sha256": "new"}}))
+    earlier, later = tmp_path / "inference.json", tmp_path / "inference_retrained.json"
+    earlier.write_text(json.dumps({"run": str(tmp_path / "elsewhere"), "records": [
+        {"model": "logistic_hard", "runtime": "pytorch", "latency_ms_p50": 0.4, "checkpoint_sha256": "old"}]}))
+    later.write_text(json.dumps({"run": str(tmp_path / "elsewhere"), "records": [
+        {"model": "logistic_hard", "runtime": "pytorch", "latency_ms_p50": 0.9, "checkpoint_sha256": "new"}]}))
+    result = report.build_report(run_dir, run["test"], {}, [earlier, later])
+    assert result["summary"]["logistic_hard"]["latency_ms"] == 0.9
+    assert result["inference"] == [str(later)]  # only the files that gave a latency are named
+    assert f"from {later}." in render_markdown(result, {})
+
+
+def test_report_names_a_missing_inference_file(run: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        report_main([str(run["dir"]), "--inference", str(tmp_path / "absent.json"), "--out", str(tmp_path / "out")])
+    assert f"no inference file {tmp_path / 'absent.json'}" in capsys.readouterr().err

@@ -7,6 +7,7 @@ collects, scores and renders every stage from its logits into ``<run>/report/``.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -20,11 +21,15 @@ from distill.report import build_report, write_report
 DEFAULT_INFERENCE = Path("benchmarks/results/inference.json")
 
 
-def report(run_dir: Path, inference: Path | None, out: Path | None) -> dict:
+def report(run_dir: Path, inference: Sequence[Path], out: Path | None) -> dict:
     config = run_dir / ".hydra" / "config.yaml"
     if not config.is_file():
         raise UserError(f"{run_dir} is not a pipeline run folder (no .hydra/config.yaml): "
                         "give a folder written by pipeline.py, e.g. logs/pipeline/<time>")
+    missing = [str(path) for path in inference if not Path(path).is_file()]
+    if missing:
+        raise UserError(f"no inference file {', '.join(missing)}: write it with "
+                        f"`python benchmarks/inference.py {run_dir}`, or leave --inference out")
     cfg = OmegaConf.load(config)
     # the whole plan, not the last call's pipeline.only: a run folder outlives its partial calls
     result = build_report(run_dir, load_splits(cfg)["test"], plan_stages(cfg), inference)
@@ -36,13 +41,13 @@ def report(run_dir: Path, inference: Path | None, out: Path | None) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m distill.report", description=__doc__.splitlines()[0],
-                                     usage="%(prog)s <run> [--inference FILE] [--out DIR] [--debug]")
+                                     usage="%(prog)s <run> [--inference FILE ...] [--out DIR] [--debug]")
     parser.add_argument("run_dir", type=Path, help="a pipeline run folder (logs/pipeline/<time>)")
-    parser.add_argument("--inference", type=Path, default=None,
-                        help=f"latency records (default {DEFAULT_INFERENCE} when it exists)")
+    parser.add_argument("--inference", type=Path, nargs="+", default=None,
+                        help=f"latency records, one file or more (default {DEFAULT_INFERENCE} when it exists)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default <run>/report)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
-    inference = args.inference or (DEFAULT_INFERENCE if DEFAULT_INFERENCE.is_file() else None)
+    inference = args.inference or ([DEFAULT_INFERENCE] if DEFAULT_INFERENCE.is_file() else [])
     with user_errors(parser, args.debug):
         return report(args.run_dir, inference, args.out)

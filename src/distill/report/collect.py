@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,25 +96,28 @@ def same_folder(a: str | Path, b: str | Path) -> bool:
     return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
-def load_latency(path: Path, run_dir: Path | None = None, checkpoints: dict[str, str] | None = None) -> dict[str, dict]:
-    """Each model's fastest batch-1 median latency (ms per document) and the runtime that gave it.
+def load_latency(paths: Sequence[Path], run_dir: Path | None = None,
+                 checkpoints: dict[str, str] | None = None) -> dict[str, dict]:
+    """Each model's fastest batch-1 median latency (ms per document), the runtime and the file that gave it.
 
+    Several files: a stage re-trained after the run was timed is re-timed in an invocation of its own.
     Given ``run_dir``, only measurements of that run count: the benchmark names the run it
     timed, and each record the checkpoint (SHA-256) it loaded; a record counts when the run is
     the same folder or its checkpoint is the stage's (``checkpoints``: stage -> SHA-256).
     """
-    document = json.loads(Path(path).read_text())
-    same_run = run_dir is not None and isinstance(document, dict) and "run" in document and same_folder(
-        document["run"], run_dir)
     best: dict[str, dict] = {}
-    for record in _records(document):
-        if record.get("batch_size", 1) != 1 or record["latency_ms_p50"] is None:
-            continue
-        if run_dir is not None and not same_run and (
-                record.get("checkpoint_sha256") is None
-                or record["checkpoint_sha256"] != (checkpoints or {}).get(record["model"])):
-            continue
-        model, latency = record["model"], float(record["latency_ms_p50"])
-        if model not in best or latency < best[model]["ms"]:
-            best[model] = {"ms": latency, "runtime": record.get("runtime")}
+    for path in paths:
+        document = json.loads(Path(path).read_text())
+        same_run = run_dir is not None and isinstance(document, dict) and "run" in document and same_folder(
+            document["run"], run_dir)
+        for record in _records(document):
+            if record.get("batch_size", 1) != 1 or record["latency_ms_p50"] is None:
+                continue
+            if run_dir is not None and not same_run and (
+                    record.get("checkpoint_sha256") is None
+                    or record["checkpoint_sha256"] != (checkpoints or {}).get(record["model"])):
+                continue
+            model, latency = record["model"], float(record["latency_ms_p50"])
+            if model not in best or latency < best[model]["ms"]:
+                best[model] = {"ms": latency, "runtime": record.get("runtime"), "source": str(path)}
     return best

@@ -89,7 +89,7 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
              f"Agreement, cosine and KL(teacher || model) are measured against **{reference}**, "
              "the teacher the students were distilled from." if reference else
              "No teacher stage completed: agreement, cosine and KL are not available.",
-             f"Latency: median batch-1 ms per document, fastest runtime, from {report['inference']}."
+             f"Latency: median batch-1 ms per document, fastest runtime, from {', '.join(report['inference'])}."
              if report["inference"] else "Latency: not measured on this run (-). To fill the column: "
              f"`python benchmarks/inference.py {report['run_dir']}`, then `python -m distill.report "
              f"{report['run_dir']} --inference benchmarks/results/inference.json`.", "", "## Summary", "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,15 +124,15 @@ def _reference(stages: dict[str, Stage]) -> Stage | None:
 
 
 def build_report(run_dir: str | Path, corpus: Corpus, plan: dict[str, list[str]],
-                 inference: str | Path | None = None) -> dict:
+                 inference: Sequence[str | Path] = ()) -> dict:
     """Every number of the report, JSON-ready, scored on ``corpus`` (the test split); ``plan``
-    holds each stage's pipeline overrides; latency only from ``inference`` (never guessed)."""
+    holds each stage's pipeline overrides; latency only from the ``inference`` files (never guessed)."""
     run_dir = Path(run_dir)
     labels, names = corpus.labels, corpus.label_names
     stages, left_out = load_stages(run_dir, stage_order(run_dir, plan), corpus)
     reference, teacher = _reference(stages), stages.get(PLAIN_TEACHER)
     checkpoints = {name: (stage.record.get("checkpoint") or {}).get("sha256") for name, stage in stages.items()}
-    latency = load_latency(Path(inference), run_dir, checkpoints) if inference else {}
+    latency = load_latency([Path(path) for path in inference], run_dir, checkpoints)
     students = [stage for stage in stages.values() if stage.role == "student"]
     best = max((s for s in students if s.val_acc is not None), key=lambda s: s.val_acc, default=None)
     calibrated = ([reference] if reference else []) + students
@@ -140,7 +141,7 @@ def build_report(run_dir: str | Path, corpus: Corpus, plan: dict[str, list[str]]
         "split": SPLIT,
         "label_names": names,
         "reference_teacher": reference.name if reference else None,
-        "inference": str(inference) if inference and latency else None,
+        "inference": sorted({row["source"] for row in latency.values()}) or None,  # the files that counted
         "summary": {name: summary_row(stage, labels, reference, teacher, latency.get(name))
                     for name, stage in stages.items()},
         "left_out": left_out,
