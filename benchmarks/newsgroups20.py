@@ -6,8 +6,8 @@ Writes ``benchmarks/results/newsgroups20.json`` and ``.md`` (accuracy, macro-F1,
 per model, with the commands, git commit, machine and wall times), the full report under
 ``benchmarks/results/newsgroups20/report/``, and a compact copy of the run (configs, every
 stage's metrics and test logits) under ``benchmarks/results/newsgroups20/run/`` so that
-``python -m distill.report benchmarks/results/newsgroups20/run`` regenerates the report on
-a fresh clone. With ``--other-protocol`` (the results of the same experiment under the other
+``python -m distill.report benchmarks/results/newsgroups20/run --inference <the same files>`` regenerates
+the report on a fresh clone. With ``--other-protocol`` (the results of the same experiment under the other
 validation split, ``benchmarks/results/newsgroups20_random_val.json``) the Markdown sets each
 model's val and test accuracy under both side by side; the targets of the transfer-set work
 are checked against the test accuracies and ``benchmarks/results/inference.json``. ``--inference`` names more
@@ -160,7 +160,7 @@ def targets(result: dict, inferences: list[dict]) -> str:
         shown = f"{value:+.4f}" if baseline else f"{value:.4f} ({name})"
         lines.append(f"| {what} >= {threshold:g} | {shown} | {value - threshold:+.4f} | "
                      f"{'met' if value >= threshold else 'missed'} |")
-    for inference in inferences:  # the ensemble against the teacher timed in the same invocation
+    for inference in inferences:  # the first that timed the ensemble, against the teacher of that invocation
         records = inference.get("records", [])
         teacher = max((r["throughput_docs_s"] for r in records if r["model"] == "teacher"), default=None)
         ensembles = [r for r in records if r["role"] == "ensemble"]  # averaged, or its cascade
@@ -172,6 +172,7 @@ def targets(result: dict, inferences: list[dict]) -> str:
         lines.append(f"| {fastest['model']} ({' + '.join(fastest['members'])}) >= 0.73 at >= 10x the teacher's "
                      f"throughput | {fastest['test_acc']:.4f} at {speedup:.1f}x | {fastest['test_acc'] - 0.73:+.4f}, "
                      f"{speedup - 10:+.1f}x | {'met' if met else 'missed'} |")
+        break
     return "\n".join(lines) + "\n"
 
 
@@ -186,7 +187,8 @@ def main() -> None:
     parser.add_argument("--other-protocol", type=Path, default=None,
                         help="results of the other validation split (newsgroups20_random_val.json)")
     args = parser.parse_args()
-    timed = args.inference or [path for path in [RESULTS / "inference.json"] if path.is_file()]
+    given = args.inference or [path for path in [RESULTS / "inference.json"] if path.is_file()]
+    timed = [Path(os.path.relpath(path)) for path in given]  # relative: the report names them
     if missing := [str(path) for path in timed if not path.is_file()]:
         raise SystemExit(f"no inference file {', '.join(missing)}: run benchmarks/inference.py on {args.run_dir} first")
     compact_copy(args.run_dir, RESULTS / "newsgroups20" / "run")
@@ -194,7 +196,9 @@ def main() -> None:
     result = results(args.run_dir, report, args.command)
     inferences = [json.loads(path.read_text()) for path in timed]
     # speeds of another run's models are not this run's targets
-    inferences = [inference for inference in inferences if Path(inference["run"]).resolve() == args.run_dir.resolve()]
+    inferences = [inference for inference in inferences
+                  if isinstance(inference, dict) and "run" in inference
+                  and Path(inference["run"]).resolve() == args.run_dir.resolve()]
     text = markdown(result) + targets(result, inferences)
     if args.other_protocol:
         text += protocols(result, json.loads(args.other_protocol.read_text()))

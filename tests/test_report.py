@@ -299,21 +299,30 @@ def test_latency_of_another_run_is_left_out_unless_its_checkpoint_is_the_stages(
 
 
 def test_latency_of_a_retrained_stage_comes_from_its_own_timing(run: dict, tmp_path: Path) -> None:
-    """A stage re-trained after the run was timed: the earlier file's record of its old checkpoint
-    is dropped, even though faster, and the later file that timed the new one counts."""
+    """A stage re-trained after its run was timed: a record of its old checkpoint is dropped, even a faster
+    one in a file that timed this very folder; each model keeps its fastest record of its own checkpoint,
+    whichever file holds it; a teacher without a checkpoint counts only from the file that timed this folder."""
     run_dir = tmp_path / "run"
     shutil.copytree(run["dir"], run_dir, ignore=shutil.ignore_patterns("report"))
-    record = json.loads((run_dir / "logistic_hard" / "metrics.json").read_text())
-    (run_dir / "logistic_hard" / "metrics.json").write_text(json.dumps({**record, "checkpoint": {"sha256": "new"}}))
+    for name, sha in (("logistic_hard", "new"), ("logistic_kd", "kd")):
+        record = json.loads((run_dir / name / "metrics.json").read_text())
+        (run_dir / name / "metrics.json").write_text(json.dumps({**record, "checkpoint": {"sha256": sha}}))
     earlier, later = tmp_path / "inference.json", tmp_path / "inference_retrained.json"
-    earlier.write_text(json.dumps({"run": str(tmp_path / "elsewhere"), "records": [
-        {"model": "logistic_hard", "runtime": "pytorch", "latency_ms_p50": 0.4, "checkpoint_sha256": "old"}]}))
+    earlier.write_text(json.dumps({"run": str(run_dir), "records": [
+        {"model": "logistic_hard", "runtime": "pytorch", "latency_ms_p50": 0.4, "checkpoint_sha256": "old"},
+        {"model": "logistic_kd", "runtime": "pytorch", "latency_ms_p50": 0.6, "checkpoint_sha256": "kd"},
+        {"model": "teacher", "runtime": "pytorch", "latency_ms_p50": 40.0}]}))
     later.write_text(json.dumps({"run": str(tmp_path / "elsewhere"), "records": [
-        {"model": "logistic_hard", "runtime": "pytorch", "latency_ms_p50": 0.9, "checkpoint_sha256": "new"}]}))
+        {"model": "logistic_hard", "runtime": "pytorch", "latency_ms_p50": 0.9, "checkpoint_sha256": "new"},
+        {"model": "logistic_kd", "runtime": "onnxruntime", "latency_ms_p50": 0.7, "checkpoint_sha256": "kd"},
+        {"model": "teacher", "runtime": "pytorch", "latency_ms_p50": 30.0}]}))
     result = report.build_report(run_dir, run["test"], {}, [earlier, later])
-    assert result["summary"]["logistic_hard"]["latency_ms"] == 0.9
-    assert result["inference"] == [str(later)]  # only the files that gave a latency are named
-    assert f"from {later}." in render_markdown(result, {})
+    summary = result["summary"]
+    assert summary["logistic_hard"]["latency_ms"] == 0.9
+    assert (summary["logistic_kd"]["latency_ms"], summary["logistic_kd"]["latency_runtime"]) == (0.6, "pytorch")
+    assert summary["teacher"]["latency_ms"] == 40.0
+    assert result["inference"] == [str(earlier), str(later)]  # the files that gave a latency, in the order given
+    assert f"from {earlier}, {later}." in render_markdown(result, {})
 
 
 def test_report_names_a_missing_inference_file(run: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

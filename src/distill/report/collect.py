@@ -101,9 +101,10 @@ def load_latency(paths: Sequence[Path], run_dir: Path | None = None,
     """Each model's fastest batch-1 median latency (ms per document), the runtime and the file that gave it.
 
     Several files: a stage re-trained after the run was timed is re-timed in an invocation of its own.
-    Given ``run_dir``, only measurements of that run count: the benchmark names the run it
-    timed, and each record the checkpoint (SHA-256) it loaded; a record counts when the run is
-    the same folder or its checkpoint is the stage's (``checkpoints``: stage -> SHA-256).
+    Given ``run_dir``, only measurements of that run's models count: each record names the checkpoint
+    (SHA-256) it loaded, and counts when that is the stage's (``checkpoints``: stage -> SHA-256), even if
+    the file timed the same folder before the stage was re-trained; a record or stage without one (a
+    teacher timed as its architecture, the students' ensemble) counts when the file timed this folder.
     """
     best: dict[str, dict] = {}
     for path in paths:
@@ -113,9 +114,8 @@ def load_latency(paths: Sequence[Path], run_dir: Path | None = None,
         for record in _records(document):
             if record.get("batch_size", 1) != 1 or record["latency_ms_p50"] is None:
                 continue
-            if run_dir is not None and not same_run and (
-                    record.get("checkpoint_sha256") is None
-                    or record["checkpoint_sha256"] != (checkpoints or {}).get(record["model"])):
+            loaded, stage = record.get("checkpoint_sha256"), (checkpoints or {}).get(record["model"])
+            if run_dir is not None and not (loaded == stage if loaded and stage else same_run):
                 continue
             model, latency = record["model"], float(record["latency_ms_p50"])
             if model not in best or latency < best[model]["ms"]:
