@@ -124,7 +124,7 @@ def _reference(stages: dict[str, Stage]) -> Stage | None:
 
 
 def build_report(run_dir: str | Path, corpus: Corpus, plan: dict[str, list[str]],
-                 inference: Sequence[str | Path] | str | Path | None = ()) -> dict:
+                 inference: Sequence[str | Path] = ()) -> dict:
     """Every number of the report, JSON-ready, scored on ``corpus`` (the test split); ``plan``
     holds each stage's pipeline overrides; latency only from the ``inference`` files (never guessed)."""
     run_dir = Path(run_dir)
@@ -132,8 +132,8 @@ def build_report(run_dir: str | Path, corpus: Corpus, plan: dict[str, list[str]]
     stages, left_out = load_stages(run_dir, stage_order(run_dir, plan), corpus)
     reference, teacher = _reference(stages), stages.get(PLAIN_TEACHER)
     checkpoints = {name: (stage.record.get("checkpoint") or {}).get("sha256") for name, stage in stages.items()}
-    files = [inference] if isinstance(inference, (str, Path)) else list(inference or ())
-    latency = load_latency([Path(path) for path in files], run_dir, checkpoints)
+    latency = load_latency([Path(path) for path in inference], run_dir, checkpoints)
+    sources = {row["source"] for row in latency.values()}
     students = [stage for stage in stages.values() if stage.role == "student"]
     best = max((s for s in students if s.val_acc is not None), key=lambda s: s.val_acc, default=None)
     calibrated = ([reference] if reference else []) + students
@@ -142,8 +142,7 @@ def build_report(run_dir: str | Path, corpus: Corpus, plan: dict[str, list[str]]
         "split": SPLIT,
         "label_names": names,
         "reference_teacher": reference.name if reference else None,
-        # the files that gave a row its latency, in the order given
-        "inference": [str(path) for path in files if str(path) in {row["source"] for row in latency.values()}] or None,
+        "inference": [str(path) for path in inference if str(path) in sources] or None,  # those that counted, in order
         "summary": {name: summary_row(stage, labels, reference, teacher, latency.get(name))
                     for name, stage in stages.items()},
         "left_out": left_out,
