@@ -1,4 +1,4 @@
-"""Shared by the serving benchmarks and tests: run ``python -m distill.serve`` in a subprocess, and Chromium.
+"""Shared by the serving benchmarks and tests: run ``python -m distill.web`` in a subprocess, and Chromium.
 
 The server is started on a free port (``--port 0``) and found by the URL it prints, so two
 servers never race for one port.
@@ -36,7 +36,7 @@ class Server:
 @contextmanager
 def serving(folder: str | Path, cwd: str | Path | None = None, timeout: float = 600) -> Iterator[Server]:
     """A server for ``folder`` until the block ends; an error shows what it printed if it did not start."""
-    command = [sys.executable, "-m", "distill.serve", str(folder), "--port", "0"]
+    command = [sys.executable, "-m", "distill.web", str(folder), "--port", "0"]
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     found: queue.Queue[str | None] = queue.Queue()
@@ -55,7 +55,7 @@ def serving(folder: str | Path, cwd: str | Path | None = None, timeout: float = 
         except queue.Empty:
             url = None
         if url is None:
-            raise RuntimeError("distill.serve did not start:\n" + "".join(output[-40:]))
+            raise RuntimeError("distill.web did not start:\n" + "".join(output[-40:]))
         yield Server(url, process.pid, output)
     finally:
         process.terminate()

@@ -2,7 +2,7 @@
 
     python benchmarks/serve_load.py logs/pipeline/<time> [--requests 500] [--concurrency 8] [--out PATH]
 
-Starts ``python -m distill.serve`` on a free local port in its own process (as a user would),
+Starts ``python -m distill.web`` on a free local port in its own process (as a user would),
 warms every student up, then sends the requests from C threads, each asking for the students
 only (``models``: the students and their ensemble, no teacher, no classic baseline). Prints
 p50/p95 of each model's latency as the server measured it (its compute, not the wait for its

@@ -2,7 +2,7 @@
 
     python benchmarks/serve_parity.py logs/pipeline/<time> [--docs 500] [--out PATH]
 
-Starts ``python -m distill.serve`` on the run (which exports the student to
+Starts ``python -m distill.web`` on the run (which exports the student to
 ``<run>/export/web/<model>.json``), opens its page in headless Chromium (/usr/bin/chromium),
 runs ``static/tfidf.js`` there on the first D raw test messages (headers, quotes and
 signatures left in, as a user would paste them) and compares its probabilities with the same

@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = str(ROOT / "conf")
+CONFIG_DIR = str(ROOT / "src" / "distill" / "conf")
 REAL_ARCHIVE = ROOT.parent / "shared" / "data" / "20news-bydate.tar.gz"
 
 GROUPS = {

@@ -17,7 +17,7 @@ from conftest import make_cfg
 from distill.logit_store import LogitStore, LogitStoreError
 from distill.classic import fit_classic, out_of_fold_logits, search_on_val
 from distill.data.corpus import Corpus
-from distill.ensemble import combine, fit_weights, save_unless_reproduced
+from distill.teacher_ensemble import combine, fit_weights, save_unless_reproduced
 from distill.features.tfidf import tfidf_vectorizer
 from distill.cli.runners import run
 

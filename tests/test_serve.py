@@ -1,4 +1,4 @@
-"""The web server (python -m distill.serve) on a tiny pipeline-shaped run: models, API, bad input, safety."""
+"""The web server (python -m distill.web) on a tiny pipeline-shaped run: models, API, bad input, safety."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from conftest import GROUPS, ROOT, benchmark_module  # noqa: E402
 from distill.cli.serve import main as serve_main, run_splits  # noqa: E402
 from distill.errors import UserError  # noqa: E402
 from distill.export import export_run, main as export_main  # noqa: E402
-from distill.serve.app import create_app  # noqa: E402
-from distill.serve.models import ENSEMBLE, fitted_ensemble, load_folder, prepare  # noqa: E402
+from distill.web.app import create_app  # noqa: E402
+from distill.web.models import ENSEMBLE, fitted_ensemble, load_folder, prepare  # noqa: E402
 from distill.serving import from_onnx  # noqa: E402
 from distill.serving.preprocessing import TfidfTransform  # noqa: E402
 from distill.evaluation import mean_cosine, mean_kl  # noqa: E402
@@ -308,7 +308,7 @@ def test_no_hydra_below_the_wiring_layer() -> None:
     offenders = [str(path.relative_to(ROOT)) for path in package.rglob("*.py")
                  if path.relative_to(package).parts[0] != "cli" and imports.search(path.read_text())]
     assert offenders == []
-    code = ("import sys, distill.serve.app, distill.serve.models; "
+    code = ("import sys, distill.web.app, distill.web.models; "
             "print(sorted({'hydra', 'omegaconf'} & set(sys.modules)))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"

@@ -1,4 +1,4 @@
-"""The page in a real browser: headless Chromium (/usr/bin/chromium) against ``python -m distill.serve``.
+"""The page in a real browser: headless Chromium (/usr/bin/chromium) against ``python -m distill.web``.
 
 End to end (type, submit, every model's answer on screen), the in-browser logistic student
 against the Python model on a few hundred documents, and the Unicode tables its JavaScript
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import GROUPS, benchmark_module
-from distill.serve.models import ENSEMBLE
+from distill.web.models import ENSEMBLE
 from distill.serving import Preprocessing, from_onnx
 from distill.serving.preprocessing import clean
 

@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from conftest import CONFIG_DIR, TINY_TEACHER, make_cfg
 from distill.cli.config import data_module, load_splits, teacher_spec, transfer_of
 from distill.data.transfer import source_ids
-from distill.ensemble import combine
+from distill.teacher_ensemble import combine
 from distill.errors import UserError
 from distill.logit_store import LogitStore
 from distill.serving.predictors import load

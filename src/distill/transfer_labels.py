@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from distill.classic import classic_logits
 from distill.data.corpus import Corpus
-from distill.ensemble import combine
+from distill.teacher_ensemble import combine
 from distill.errors import UserError
 from distill.logit_store import LogitStore, to_float16
 from distill.probability import softmax

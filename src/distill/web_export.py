@@ -3,7 +3,7 @@
     python -m distill.export logs/pipeline/<time> --format web   # -> <run>/export/web/<stage>.json
 
 The student is ``softmax(x W + b)`` over a TF-IDF row ``x``. The file holds what
-``distill/serve/static/tfidf.js`` needs to redo both: the text cleaning, the analyzer settings,
+``distill/web/static/tfidf.js`` needs to redo both: the text cleaning, the analyzer settings,
 the vocabulary in column order, idf, ``W`` (vocab x classes) and ``b``. Numbers stay float32,
 as base64 of little-endian bytes (under half the size of decimal text); the server sends the file
 gzipped, about half its size. float16 weights would save a quarter more, but moved

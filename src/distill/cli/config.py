@@ -12,8 +12,8 @@ from distill.data.corpus import Corpus
 from distill.data.transfer import TangTransfer
 from distill.logit_store import TeacherSpec
 
-# conf/ at the repository root (an editable install: src/distill/cli -> the repository)
-CONF_DIR = str(Path(__file__).resolve().parents[3] / "conf")
+# conf/ ships inside the package (distill/conf), so an installed wheel finds it as an editable install does
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 
 def data_module(cfg: DictConfig, **kwargs: Any) -> Any:

@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from distill import atomic
 from distill.cli.config import CONF_DIR, load_splits
-from distill.cli.console import report_user_error
+from distill.cli.hydra_errors import report_user_error
 from distill.cli.runners import record_failure, role_of, run, signature_of, verify_published
 from distill.console import quiet_third_party
 from distill.errors import UserError

@@ -27,7 +27,7 @@ from distill.classic import fit_classic
 from distill.cli.config import data_module, instantiate_all, load_splits, teacher_spec, transfer_of
 from distill.cli.signature import run_signature, signed_settings
 from distill.console import without_progress_bar_off_a_terminal
-from distill.ensemble import fit_ensemble, save_unless_reproduced
+from distill.teacher_ensemble import fit_ensemble, save_unless_reproduced
 from distill.errors import UserError
 from distill.logit_store import LogitStore, file_sha256, load_verified
 from distill.module import predict_logits
@@ -267,7 +267,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         record = {"model": cfg.model.name, "role": cfg.model.role, "status": "completed", "signature": signature,
                   "distill": OmegaConf.to_container(cfg.distill) if cfg.model.role == "student" else None,
                   "checkpoint": fitted.checkpoint, "features": fitted.features, "labels": fitted.labels,
-                  "cleaning": fitted.cleaning, "metrics": fitted.metrics}
+                  "cleaning": fitted.cleaning, "stage": OmegaConf.to_container(cfg.stage), "metrics": fitted.metrics}
         atomic.write_text(output_dir / "metrics.json", json.dumps(record, indent=2))
     return fitted.metrics
 

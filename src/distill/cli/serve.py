@@ -1,9 +1,9 @@
-"""``python -m distill.serve <run or export folder>`` / ``distill-serve``: the web page and JSON API.
+"""``python -m distill.web <run or export folder>`` / ``distill-serve``: the web page and JSON API.
 
 A child process prepares the folder (ONNX and browser exports, the students' ensemble weight
 fitted on the val split that the run's ``.hydra/config.yaml`` names), so PyTorch, Hydra and the
 corpus never stay in the server's memory. Then every model is loaded once
-(``distill.serve.models``), the URL to open is printed, and ``distill.serve.app`` is served with
+(``distill.web.models``), the URL to open is printed, and ``distill.web.app`` is served with
 uvicorn until Ctrl+C. It listens on 127.0.0.1 (this machine only) unless ``--host`` says
 otherwise; ``--port 0`` takes a free port.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from distill.console import user_errors
 from distill.data.corpus import Corpus
 from distill.errors import UserError
-from distill.serve.models import Prepared, load_folder, prepare
+from distill.web.models import Prepared, load_folder, prepare
 
 
 def run_splits(folder: Path) -> dict[str, Corpus] | None:
@@ -54,7 +54,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m distill.serve", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m distill.web", description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="a pipeline run folder (logs/pipeline/<time>) or an export folder")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 takes a free one)")
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     with user_errors(parser, args.debug):
         import uvicorn
 
-        from distill.serve.app import create_app
+        from distill.web.app import create_app
 
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
             prepared = child.submit(prepare_folder, args.folder).result()

@@ -16,9 +16,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from distill.logit_store import file_sha256, recorded_source
 
-# Where files go, how runs are logged and shown, and the pipeline's plan: none changes what a
-# run computes. The data's location is not a setting either: stores fingerprint the data itself.
-NOT_SETTINGS = ("paths", "logger", "pipeline")
+# Where files go, how runs are logged and shown, the pipeline's plan and what a stage is to its
+# readers: none changes what a run computes. The data's location is not a setting either: stores fingerprint the data itself.
+NOT_SETTINGS = ("paths", "logger", "pipeline", "stage")
 DISPLAY_AND_LOCATION = {
     "trainer": ("enable_progress_bar", "enable_model_summary", "log_every_n_steps"),
     "callbacks": ("progress_bar",),

@@ -16,7 +16,7 @@ import hydra
 from omegaconf import DictConfig
 
 from distill.cli.config import CONF_DIR
-from distill.cli.console import report_user_error
+from distill.cli.hydra_errors import report_user_error
 from distill.cli.runners import record_failure, run
 from distill.console import quiet_third_party
 

@@ -8,7 +8,7 @@
 The body of /predict is read here rather than by FastAPI, so that each bad request (wrong
 content type, over the size limit, not UTF-8, not JSON, bad fields, unknown models) gets its
 own 4xx with the problem and the fix. Models run in the threadpool, one call at a time each
-(``distill.serve.models.Served``). Nothing loads from another origin: the page's files come from
+(``distill.web.models.Served``). Nothing loads from another origin: the page's files come from
 ``static/`` only, which ``Content-Security-Policy: default-src 'self'`` enforces in the
 browser; FastAPI's /docs page (Swagger UI from a CDN) is off.
 """
@@ -26,9 +26,9 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from distill.serve.models import Catalogue
-from distill.serve.predict import predict_all
-from distill.serve.schema import MAX_TEXT_BYTES, Health, ModelsResponse, PredictRequest, PredictResponse
+from distill.web.models import Catalogue
+from distill.web.predict import predict_all
+from distill.web.schema import MAX_TEXT_BYTES, Health, ModelsResponse, PredictRequest, PredictResponse
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY_BYTES = 6 * MAX_TEXT_BYTES + 10_000  # JSON may escape a character as \uXXXX: 6 bytes

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from distill.evaluation import mean_cosine, mean_kl
-from distill.serve.models import Served
+from distill.web.models import Served
 
 TOP = 5
 

@@ -1,6 +1,6 @@
 """A web page and JSON API over ``distill.serving``: every model of a run side by side.
 
-    python -m distill.serve logs/pipeline/<time>     # then open http://127.0.0.1:8000/
+    python -m distill.web logs/pipeline/<time>     # then open http://127.0.0.1:8000/
 
 ``models`` loads what a run or export folder holds, ``predict`` runs and compares them,
 ``app`` is the FastAPI app, ``static/`` the page (with the logistic student in JavaScript).
