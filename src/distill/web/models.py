@@ -6,9 +6,9 @@ each network to ONNX (``<run>/export/<stage>``) and the logistic student for the
 ``students_ensemble`` (two distilled students averaged: of the pairs the stages' records allow
 (``stage.blend_with``), the pair and weight best on val, ``distill.student_ensemble.choose_pair``; each
 member served as its refit on train and val where the run has one, ``distill.run_folder.final_fit``).
-The command line runs it in a child process, so the server never holds PyTorch (about 370 MiB). ``load_folder`` then loads networks in ONNX
-Runtime, classic baselines from their pickled scikit-learn Pipeline, and the ensemble (the first
-pair served, weight 0.5, when none was fitted). A stage with nothing to load (a teacher reused from a logit store,
+The command line runs it in a child process, so the server never holds PyTorch (about 370 MiB).
+``load_folder`` then loads networks in ONNX Runtime, classic baselines from their pickled scikit-learn
+Pipeline, and the ensemble (the first pair served, weight 0.5, when none was fitted). A stage with nothing to load (a teacher reused from a logit store,
 an ensemble teacher, a failed stage) is skipped with a note saying why; a network without a
 current export runs in PyTorch. An export folder is served as it is.
 
@@ -39,7 +39,7 @@ from distill.student_ensemble import blend, choose_pair
 from distill.web_export import export_web, is_current_web, is_tfidf_student
 
 ENSEMBLE = "students_ensemble"
-ROLES = ("teacher", "student", "ensemble", "classic")  # the order of the page's cards
+CARD_ORDER = ("teacher", "student", "ensemble", "classic")  # the page's cards by role; other roles last
 Splits = Callable[[], dict[str, Corpus] | None]
 
 
@@ -168,7 +168,8 @@ def with_ensemble(models: dict[str, Served], pairs: list[tuple[str, str]], prepa
 
 
 def ordered(models: dict[str, Served]) -> dict[str, Served]:
-    return dict(sorted(models.items(), key=lambda item: (ROLES.index(item[1].role), item[0])))
+    rank = {role: position for position, role in enumerate(CARD_ORDER)}
+    return dict(sorted(models.items(), key=lambda item: (rank.get(item[1].role, len(rank)), item[0])))
 
 
 def load_run(run: Path, prepared: Prepared) -> Catalogue:
