@@ -5,7 +5,7 @@
 ``inference_plan.plan`` lists the (model, runtime) jobs: the teacher, the students, the
 classic ``sk_*`` baselines, and ``students_ensemble`` (a distilled BiLSTM and logistic student,
 the pair and the weight of their averaged probabilities chosen on val, see ``distill.student_ensemble``;
-each member served as its refit on train and val where the run has one, see ``distill.final_fit``; and
+each member served as its refit on train and val where the run has one, see ``distill.run_folder.final_fit``; and
 ``students_ensemble_cascade``, the same top classes with the BiLSTM run only where it can change them), each
 in every runtime ``distill.serving`` can load it in (PyTorch and, exported on the way, ONNX
 Runtime; scikit-learn for classic ones). This script measures them, each (model, runtime) in

@@ -20,14 +20,13 @@ from omegaconf import DictConfig, OmegaConf
 from distill.atomic import write_text
 from distill.cli.config import data_module
 from distill.data.corpus import Corpus
-from distill.export import export_stage, is_current
+from distill.export import export_stage
 from distill.features import WordPieceFeatures
-from distill.final_fit import REFIT_SUFFIX, final_fit
 from distill.logit_store import LogitStore, file_sha256
 from distill.module import ClassifierModule
 from distill.probability import softmax
-from distill.serving.predictors import stage_record
-from distill.student_ensemble import PAIRS, choose_pair
+from distill.run_folder import SINGLE_TEACHER_ROLES, blend_pairs, final_fit, is_current, read_record
+from distill.student_ensemble import choose_pair
 
 ENSEMBLE = "students_ensemble"
 CASCADE = "students_ensemble_cascade"  # the same top classes, its BiLSTM run only where it can change them
@@ -56,7 +55,7 @@ def raw_splits(cfg: DictConfig) -> dict[str, Corpus]:
 
 
 def has_checkpoint(stage: Path) -> bool:
-    checkpoint = stage_record(stage).get("checkpoint")
+    checkpoint = read_record(stage).get("checkpoint")
     return checkpoint is not None and (stage / checkpoint["path"]).is_file() and (
         file_sha256(stage / checkpoint["path"]) == checkpoint["sha256"])
 
@@ -67,14 +66,14 @@ def network_jobs(run: Path, stage: Path, role: str, known: dict | None = None) -
     if not is_current(stage, export):
         export_stage(stage, export)
         print(f"[inference] exported {stage.name} -> {export}")
-    sha256 = None if known else stage_record(stage)["checkpoint"]["sha256"]
+    sha256 = None if known else read_record(stage)["checkpoint"]["sha256"]
     return [Job(stage.name, role, runtime, [{"path": str(path), "runtime": runtime}], known=dict(known or {}),
                 checkpoint_sha256=sha256) for runtime, path in (("pytorch", stage), ("onnxruntime", export))]
 
 
 def architecture_stage(stage: Path, cfg: DictConfig, work: Path) -> Path:
     """The teacher's architecture, untrained head, saved as a stage folder under ``work``."""
-    record = stage_record(stage)
+    record = read_record(stage)
     source = LogitStore.load(stage / "logits.npz").source  # the stage's own teacher, not the run's default
     folder = work / stage.name
     torch.manual_seed(0)  # the same untrained head in every process that loads it
@@ -93,18 +92,20 @@ def architecture_stage(stage: Path, cfg: DictConfig, work: Path) -> Path:
     return folder
 
 
-def ensemble_jobs(run: Path, jobs: list[Job], val: Corpus) -> list[Job]:
-    """Two distilled students averaged, in each runtime both have: the pair and weight best on val, each
-    member served as its final fit (``distill.final_fit``: the refit on train and val, where the run has one).
-    Each is measured twice: averaged, and as a cascade (the same top class, the first member run only where
-    it could change it)."""
-    names = {job.model for pair in PAIRS for job in jobs if job.model in pair}
+def ensemble_jobs(run: Path, jobs: list[Job], records: dict[str, dict], val: Corpus) -> list[Job]:
+    """Two distilled students averaged, in each runtime both have: the pair (of those ``records`` allow) and
+    weight best on val, each member served as its final fit (``distill.run_folder.final_fit``: the refit on train
+    and val, where the run has one). Each is measured twice: averaged, and as a cascade (the same top class, the
+    first member run only where it could change it)."""
+    timed = {name: records[name] for name in dict.fromkeys(job.model for job in jobs)}
+    pairs = blend_pairs(timed)
+    names = {name for pair in pairs for name in pair}
     probs = {name: softmax(LogitStore.load(run / name / "logits.npz").aligned("val", val.ids)) for name in names}
-    chosen = choose_pair(probs, val.labels)
+    chosen = choose_pair(probs, val.labels, pairs)
     if chosen is None:
         return []
     pair, weight = chosen
-    served = [final_fit(name, {job.model for job in jobs}) for name in pair]
+    served = [final_fit(name, timed) for name in pair]
     weights = [weight, 1.0 - weight]
     known = {"members": dict(zip(served, weights)), "chosen_on_val": list(pair)}
     ensembles = []
@@ -118,11 +119,13 @@ def ensemble_jobs(run: Path, jobs: list[Job], val: Corpus) -> list[Job]:
 
 def plan(run: Path, cfg: DictConfig, val: Corpus, work: Path, models: list[str] | None) -> list[Job]:
     """Jobs for every completed stage (or ``models``): teacher, students, classic models, the ensemble."""
-    members = {name for pair in PAIRS for name in pair}
-    wanted = None if models is None else {*models, *members, *(f"{name}{REFIT_SUFFIX}" for name in members)}
+    folders = sorted(path.parent for path in run.glob("*/metrics.json"))
+    records = {stage.name: read_record(stage) for stage in folders}
+    members = {name for pair in blend_pairs(records) for name in pair}
+    wanted = None if models is None else {*models, *members, *(final_fit(name, records) for name in members)}
     jobs: list[Job] = []
-    for stage in sorted(path.parent for path in run.glob("*/metrics.json")):
-        record = stage_record(stage)
+    for stage in folders:
+        record = records[stage.name]
         if record.get("status") != "completed" or (wanted and stage.name not in wanted):
             continue
         format_ = (record.get("checkpoint") or {}).get("format")
@@ -131,7 +134,7 @@ def plan(run: Path, cfg: DictConfig, val: Corpus, work: Path, models: list[str] 
                             checkpoint_sha256=record["checkpoint"]["sha256"]))
         elif format_ == "lightning" and has_checkpoint(stage):
             jobs += network_jobs(run, stage, record["role"])
-        elif record["role"] == "teacher":
+        elif record["role"] in SINGLE_TEACHER_ROLES:
             known = {"weights": SPEED_ONLY, "test_acc": record["metrics"]["test/acc"],
                      "test_acc_source": f"{stage.name}/metrics.json (checkpoint not available)"}
             architecture = architecture_stage(stage, cfg, work)
@@ -139,5 +142,5 @@ def plan(run: Path, cfg: DictConfig, val: Corpus, work: Path, models: list[str] 
         else:
             print(f"[inference] {stage.name}: no model to serve (logits only), skipped")
     students = [job for job in jobs if job.role == "student"]
-    every = [*jobs, *ensemble_jobs(run, students, val)]
+    every = [*jobs, *ensemble_jobs(run, students, records, val)]
     return [job for job in every if models is None or job.model in models]

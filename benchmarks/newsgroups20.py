@@ -30,8 +30,8 @@ import torch
 
 from distill import atomic
 from distill.cli.report import report as build_report
-from distill.final_fit import final_fit, twin as refit_twin
 from distill.logit_store import LogitStore
+from distill.run_folder import SINGLE_TEACHER_ROLES, described, final_fit, read_record
 
 RESULTS = Path(os.path.relpath(Path(__file__).parent / "results"))  # relative paths in the report
 
@@ -68,19 +68,26 @@ def distilled(stage_dir: Path) -> bool:
     return (record.get("distill") or {}).get("alpha", 0.0) > 0.0
 
 
+def training(overrides: list[str]) -> list[str]:
+    """The overrides that set how a stage trains: not those of ``stage.*``, which say what it is to the run."""
+    return [override for override in overrides if not override.startswith("stage.")]
+
+
 def check_refits(run_dir: Path, comparison: dict) -> None:
-    """Each ``<twin>_refit`` stage is its twin plus ``refit=train_val model.max_epochs=N``, N the epoch val chose
-    for the twin (its checkpoint's, from 0) + 1: a refit that drifted from its twin would be scored as its final fit."""
+    """A stage whose record names the stage it refits (``stage.refit_of``, its twin) is its twin plus
+    ``refit=train_val model.max_epochs=N``, N the epoch val chose for the twin (its checkpoint's, from 0) + 1:
+    a refit that drifted from its twin would be scored as its final fit."""
     for name, stage in comparison.items():
-        twin = refit_twin(name)
+        own = run_dir / name
+        twin = described(read_record(own))["refit_of"] if (own / "metrics.json").is_file() else None
         if twin is None:
             continue
         record = run_dir / twin / "metrics.json"
         checkpoint = (json.loads(record.read_text()).get("checkpoint") or {}) if record.is_file() else {}
         chosen = re.search(r"epoch(\d+)", checkpoint.get("path", ""))
         expected = None if chosen is None or twin not in comparison else [
-            *comparison[twin]["overrides"], "refit=train_val", f"model.max_epochs={int(chosen.group(1)) + 1}"]
-        if stage["overrides"] != expected:
+            *training(comparison[twin]["overrides"]), "refit=train_val", f"model.max_epochs={int(chosen.group(1)) + 1}"]
+        if training(stage["overrides"]) != expected:
             raise SystemExit(f"stage {name} is not the refit of {twin} as run here (expected overrides {expected}): "
                              "fix it in conf/experiment/newsgroups20.yaml and re-run it")
 
@@ -144,8 +151,9 @@ def protocols(result: dict, other: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def targets(result: dict, inferences: list[dict]) -> str:
-    """Each target of the transfer-set work: the value reached, the margin, met or missed."""
+def targets(result: dict, inferences: list[dict], records: dict[str, dict]) -> str:
+    """Each target of the transfer-set work: the value reached, the margin, met or missed (``records``: the run's
+    stage records, which name each stage's refit)."""
     models = {name: m["test_acc"] for name, m in result["models"].items()}
     students = {name: m["val_acc"] for name, m in result["models"].items()
                 if m["role"] == "student" and m.get("distilled") and m["val_acc"] is not None}
@@ -153,7 +161,7 @@ def targets(result: dict, inferences: list[dict]) -> str:
     lines = ["\n## Targets (test accuracy)\n", "| target | reached | margin | |", "|---|---:|---:|---|"]
     for what, name, baseline, threshold in TARGETS:
         if name == "distilled student best on val":
-            name = final_fit(best, models) if best is not None else None
+            name = final_fit(best, records) if best is not None else None
         if name not in models or (baseline and baseline not in models):
             continue
         value = models[name] - (models[baseline] if baseline else 0.0)
@@ -161,9 +169,9 @@ def targets(result: dict, inferences: list[dict]) -> str:
         lines.append(f"| {what} >= {threshold:g} | {shown} | {value - threshold:+.4f} | "
                      f"{'met' if value >= threshold else 'missed'} |")
     for inference in inferences:  # the first that timed the ensemble, against the teacher of that invocation
-        records = inference.get("records", [])
-        teacher = max((r["throughput_docs_s"] for r in records if r["model"] == "teacher"), default=None)
-        ensembles = [r for r in records if r["role"] == "ensemble"]  # averaged, or its cascade
+        timed = inference.get("records", [])
+        teacher = max((r["throughput_docs_s"] for r in timed if r["role"] in SINGLE_TEACHER_ROLES), default=None)
+        ensembles = [r for r in timed if r["role"] == "ensemble"]  # averaged, or its cascade
         if not (teacher and ensembles):
             continue
         fastest = max(ensembles, key=lambda r: r["throughput_docs_s"])
@@ -199,7 +207,8 @@ def main() -> None:
     inferences = [inference for inference in inferences
                   if isinstance(inference, dict) and "run" in inference
                   and Path(inference["run"]).resolve() == args.run_dir.resolve()]
-    text = markdown(result) + targets(result, inferences)
+    records = {path.parent.name: read_record(path.parent) for path in sorted(args.run_dir.glob("*/metrics.json"))}
+    text = markdown(result) + targets(result, inferences, records)
     if args.other_protocol:
         text += protocols(result, json.loads(args.other_protocol.read_text()))
     atomic.write_text(RESULTS / "newsgroups20.json", json.dumps(result, indent=2))

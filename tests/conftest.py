@@ -126,8 +126,8 @@ SERVE_BILSTM = ["model=bilstm", "model.module.net.embedding_init=null", "+model.
                 "model.module.net.hidden_size=16", "model.module.net.head_size=16"]
 SERVE_STAGES = {  # in this order: the distilled students read the teacher's logits
     "teacher": ["model=teacher_minilm", "model.module.lr=5e-3", "model.batch_size=8"],
-    "logistic_kd": ["model=logistic", "distill=kl"],
-    "bilstm_kd": [*SERVE_BILSTM, "distill=kl"],
+    "logistic_kd": ["model=logistic", "distill=kl", "stage.browser=true"],
+    "bilstm_kd": [*SERVE_BILSTM, "distill=kl", "stage.blend_with=[logistic_kd]"],
     "sk_complementnb": ["model=sk_complementnb", "model.out_of_fold=2"],
 }
 

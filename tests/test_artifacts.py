@@ -83,3 +83,21 @@ def test_committed_report_regenerates_with_the_committed_numbers(
     for name, row in report["summary"].items():
         assert row["test_acc"] == pytest.approx(committed[name]["test_acc"])
         assert row["agreement"] == pytest.approx(committed[name]["agreement"])
+
+
+def test_committed_records_say_what_each_stage_is_as_the_experiment_sets_it() -> None:
+    """The served ensemble's pairs, the refits and the browser model are read from the records: the committed
+    run's records must say what conf/experiment/newsgroups20.yaml sets, or a report or benchmark of them would
+    pair, replace or pick other stages than a fresh run of the experiment."""
+    from omegaconf import OmegaConf
+
+    run = RESULTS / "newsgroups20" / "run"
+    committed = {path.parent.name: json.loads(path.read_text())["stage"] for path in run.glob("*/metrics.json")}
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        plan = stage_overrides(compose("pipeline", overrides=["experiment=newsgroups20"]))
+        assert set(committed) == set(plan)
+        for name, overrides in plan.items():  # only its stage.* overrides can set its stage block
+            own = [override for override in overrides if override.startswith("stage.")]
+            cfg = compose("train", overrides=["experiment=newsgroups20", *own])
+            assert committed[name] == OmegaConf.to_container(cfg.stage), name
+    assert committed["bilstm_bag_kd_transfer_refit"]["refit_of"] == "bilstm_bag_kd_transfer"

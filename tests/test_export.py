@@ -17,10 +17,11 @@ from omegaconf import open_dict
 from conftest import GROUPS, make_cfg
 from distill.cli.config import data_module
 from distill.cli.runners import run
-from distill.export import export_onnx, export_run, export_stage, is_current, verify
-from distill.logit_store import file_sha256
+from distill.export import export_onnx, export_run, export_stage, verify
 from distill.features import TfidfFeatures
+from distill.logit_store import file_sha256
 from distill.module import ClassifierModule
+from distill.run_folder import is_current
 from distill.serving import Preprocessing, from_checkpoint, from_onnx
 from distill.serving.preprocessing import TfidfTransform
 
@@ -67,10 +68,14 @@ def torch_logits(stage: Path, cfg, texts: list[str]) -> np.ndarray:
         return module(**features.collate(features.encode(texts))).numpy()
 
 
-def onnx_logits(folder: Path, texts: list[str], batch_size: int) -> np.ndarray:
+def onnx_session(path: Path):
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def onnx_logits(folder: Path, texts: list[str], batch_size: int) -> np.ndarray:
+    session = onnx_session(folder / "model.onnx")
     preprocessing = Preprocessing(folder)
     return np.concatenate([session.run(["logits"], preprocessing.transform(texts[i : i + batch_size]))[0]
                            for i in range(0, len(texts), batch_size)])
@@ -99,9 +104,15 @@ def test_the_bilstm_bag_path_exports_exactly_with_weights_far_from_zero(exported
     torch.nn.init.normal_(net.bigrams.weight)
     preprocessing = Preprocessing(run_dir / "export" / "bilstm_bag")
     export_onnx(net, preprocessing, tmp_path / "model.onnx")
-    assert verify(net, preprocessing, tmp_path / "model.onnx") < 1e-4
+    inputs = preprocessing(TEXTS)  # real texts, in a batch shaped unlike the traced one
+    with torch.no_grad():
+        expected = net(**{name: torch.from_numpy(array) for name, array in inputs.items()}).numpy()
+    np.testing.assert_allclose(onnx_session(tmp_path / "model.onnx").run(["logits"], inputs)[0], expected, atol=1e-4)
     short = torch.tensor([[2, 7, 9]])
     assert net.bag(short, torch.ones_like(short)).abs().max() > 0.1  # the path carries weight in this check
+    torch.nn.init.normal_(net.bigrams.weight)  # the graph no longer computes this net: the check must say so
+    with pytest.raises(RuntimeError, match="ONNX and PyTorch logits differ"):
+        verify(net, preprocessing, tmp_path / "model.onnx")
 
 
 def test_manifest_names_labels_inputs_and_versions(exported) -> None:

@@ -29,9 +29,10 @@ BILSTM = ["model=bilstm", "model.module.net.embedding_init=null", "+model.module
 STAGES = {  # run in this order: the distilled students read the teacher's cache
     "teacher": ["model=teacher_minilm", "model.module.lr=5e-3", "model.batch_size=8"],
     "logistic_kd": ["model=logistic", "distill=kl"],
-    "bilstm_kd": [*BILSTM, "distill=kl"],
+    "bilstm_kd": [*BILSTM, "distill=kl", "stage.blend_with=[logistic_kd]"],
     "sk_complementnb": ["model=sk_complementnb", "model.out_of_fold=2"],
-    "logistic_kd_refit": ["model=logistic", "distill=kl", "refit=train_val", "model.max_epochs=1"],
+    "logistic_kd_refit": ["model=logistic", "distill=kl", "refit=train_val", "model.max_epochs=1",
+                          "stage.refit_of=logistic_kd"],
 }
 EXPECTED = {("teacher", "pytorch"), ("teacher", "onnxruntime"), ("logistic_kd", "pytorch"),
             ("logistic_kd", "onnxruntime"), ("bilstm_kd", "pytorch"), ("bilstm_kd", "onnxruntime"),

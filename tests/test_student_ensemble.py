@@ -50,12 +50,14 @@ def test_the_pair_best_on_val_is_chosen_among_those_present() -> None:
     labels = np.array([0, 1, 0, 1, 0, 1])
     right = np.eye(2)[labels] * 0.9 + 0.05
     wrong = np.eye(2)[1 - labels] * 0.9 + 0.05
-    probs = {"bilstm_kd": right, "logistic_kd": right, "bilstm_kd_transfer": wrong, "logistic_kd_transfer": wrong}
-    assert choose_pair(probs, labels) == (("bilstm_kd", "logistic_kd"), 0.5)
-    probs |= {"bilstm_kd_transfer": right}
-    pair, weight = choose_pair(probs, labels)  # equally right on val: the transfer pair comes first
-    assert pair == ("bilstm_kd_transfer", "logistic_kd_transfer") and weight == 0.6  # nearest 0.5 that is right
-    assert choose_pair({"bilstm_kd": right}, labels) is None  # no complete pair
+    pairs = [("b_transfer", "l_transfer"), ("b", "l"), ("b", "absent")]
+    probs = {"b": right, "l": right, "b_transfer": wrong, "l_transfer": wrong}
+    assert choose_pair(probs, labels, pairs) == (("b", "l"), 0.5)
+    probs |= {"b_transfer": right}
+    pair, weight = choose_pair(probs, labels, pairs)  # equally right on val: the pair listed first
+    assert pair == ("b_transfer", "l_transfer") and weight == 0.6  # nearest 0.5 that is right
+    assert choose_pair(probs, labels, pairs[::-1]) == (("b", "l"), 0.5)
+    assert choose_pair({"b": right, "l_transfer": right}, labels, pairs) is None  # no complete pair
 
 
 def test_undecided_rows_are_exactly_those_the_first_member_can_flip() -> None:

@@ -34,7 +34,7 @@ from distill.atomic import atomic_path, write_bytes, write_text
 from distill.errors import UserError
 from distill.logit_store import file_sha256
 from distill.module import ClassifierModule
-from distill.serving.predictors import artefact, is_current, stage_record  # noqa: F401 (is_current: re-exported)
+from distill.run_folder import artefact, networks, read_record
 from distill.serving.preprocessing import Preprocessing
 from distill.web_export import export_web, is_tfidf_student
 
@@ -80,7 +80,7 @@ def verify(net: nn.Module, preprocessing: Preprocessing, path: Path) -> float:
 def export_stage(stage: Path, out: Path) -> Path:
     """Write ``out`` afresh: model.onnx, the stage's preprocessing files, then manifest.json (last)."""
     shutil.rmtree(out, ignore_errors=True)  # no stale files from an earlier export
-    record = stage_record(stage)
+    record = read_record(stage)
     checkpoint = artefact(stage, record)
     net = ClassifierModule.load_from_checkpoint(checkpoint, map_location="cpu").net.float().eval()
     preprocessing = Preprocessing(stage / record["features"])
@@ -111,14 +111,6 @@ def export_stage(stage: Path, out: Path) -> Path:
     return out
 
 
-def exportable(run: Path) -> list[Path]:
-    """The run itself (a train.py run) or its stage folders (a pipeline run) holding a Lightning checkpoint."""
-    candidates = [run] if (run / "metrics.json").is_file() else sorted(path.parent for path in run.glob("*/metrics.json"))
-    return [stage for stage in candidates
-            if (stage_record(stage).get("checkpoint") or {}).get("format") == "lightning"
-            and (stage / stage_record(stage)["checkpoint"]["path"]).is_file()]
-
-
 def export_run(run: str | Path, out: str | Path | None = None, format: str = "onnx") -> list[Path]:
     """Export every stage of ``run`` to ``out`` (default ``<run>/export``); returns the folders
     (``format="web"``: the JSON files of its logistic students, under ``<out>/web/``)."""
@@ -127,17 +119,16 @@ def export_run(run: str | Path, out: str | Path | None = None, format: str = "on
         raise UserError(f"{run} is not a folder: give a pipeline.py run folder (logs/pipeline/<time>) "
                         "or a train.py run folder (logs/train/<time>)")
     out = Path(out) if out is not None else run / "export"
-    found = exportable(run)
+    found = networks(run)
     if not found:
         raise UserError(f"{run} holds no trained network with its checkpoint (classic models and committed "
                         "runs with logits only are not exported): give a run folder of train.py or pipeline.py")
     if format == "web":
-        found = [stage for stage in found if is_tfidf_student(stage)]
+        found = {name: stage for name, stage in found.items() if is_tfidf_student(stage)}
         if not found:
             raise UserError(f"{run} holds no logistic (TF-IDF) student: --format web exports only those")
     exported = []
-    for stage in found:
-        name = stage.name if stage != run else stage_record(run)["model"]
+    for name, stage in found.items():
         if format == "web":
             exported.append(export_web(stage, out / "web" / f"{name}.json"))
         else:

@@ -46,16 +46,12 @@ def undecided(second: np.ndarray, weight: float) -> np.ndarray:
     return (1.0 - weight) * (top_two[:, 1] - top_two[:, 0]) <= weight + TIE
 
 
-# Candidate (BiLSTM, logistic) pairs, in order of preference on a tie.
-PAIRS = (("bilstm_kd_transfer", "logistic_kd_transfer"), ("bilstm_bag_kd_transfer", "logistic_kd_transfer"),
-         ("bilstm_bag_kd_transfer", "logistic_nb_kd_transfer"), ("bilstm_kd_transfer", "logistic_nb_kd_transfer"),
-         ("bilstm_kd", "logistic_kd"))
-
-
-def choose_pair(val_probs: dict[str, np.ndarray], labels: np.ndarray) -> tuple[tuple[str, str], float] | None:
-    """Of the ``PAIRS`` whose members have val probabilities here, the pair and weight best on val."""
+def choose_pair(val_probs: dict[str, np.ndarray], labels: np.ndarray,
+                pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], float] | None:
+    """Of the ``pairs`` whose members have val probabilities here, the pair and weight best on val;
+    a tie goes to the pair listed first (``distill.run_folder.blend_pairs``: the run's ``stage.blend_with``)."""
     best, best_acc = None, -1.0
-    for pair in PAIRS:
+    for pair in pairs:
         if all(name in val_probs for name in pair):
             weight = fit_weight(val_probs[pair[0]], val_probs[pair[1]], labels)
             acc = float(np.mean(blend(val_probs[pair[0]], val_probs[pair[1]], weight).argmax(1) == labels))

@@ -27,7 +27,7 @@ from distill.teacher_ensemble import combine
 from distill.errors import UserError
 from distill.logit_store import LogitStore, to_float16
 from distill.probability import softmax
-from distill.serving.predictors import artefact, stage_record
+from distill.run_folder import artefact, read_record
 from distill.serving.preprocessing import Preprocessing
 
 log = logging.getLogger("distill")
@@ -37,7 +37,7 @@ def transformer_logits(stage: Path, texts: list[str], batch_size: int = 64) -> n
     """The stage's checkpoint on ``texts`` (already cleaned), shortest first, with a progress bar."""
     from distill.module import ClassifierModule
 
-    record = stage_record(stage)
+    record = read_record(stage)
     net = ClassifierModule.load_from_checkpoint(artefact(stage, record), map_location="cpu").net.float().eval()
     transform = Preprocessing(stage / record["features"]).transform
     order = np.argsort([len(text) for text in texts], kind="stable")
@@ -54,13 +54,13 @@ def transformer_logits(stage: Path, texts: list[str], batch_size: int = 64) -> n
 
 
 def sklearn_logits(stage: Path, texts: list[str]) -> np.ndarray:
-    model = pickle.loads(artefact(stage, stage_record(stage)).read_bytes())
+    model = pickle.loads(artefact(stage, read_record(stage)).read_bytes())
     return classic_logits(model, texts)
 
 
 def member_logits(stage: Path, texts: list[str]) -> np.ndarray:
     """Logits of the model a stage folder holds, as its logit store records them."""
-    kind = (stage_record(stage).get("checkpoint") or {}).get("format")
+    kind = (read_record(stage).get("checkpoint") or {}).get("format")
     if kind == "lightning":
         return transformer_logits(stage, texts)
     if kind == "sklearn":

@@ -22,7 +22,7 @@ import numpy as np
 from distill.atomic import write_text
 from distill.errors import UserError
 from distill.logit_store import file_sha256
-from distill.serving.predictors import artefact, stage_record
+from distill.run_folder import artefact, read_record
 
 FORMAT = "distill-web-logistic/1"
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default, the one analyzer tfidf.js implements
@@ -30,7 +30,7 @@ TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default, the one analyzer tfi
 
 def is_tfidf_student(stage: Path) -> bool:
     """Whether the stage's model reads TF-IDF features (the logistic students)."""
-    features = stage_record(stage).get("features")
+    features = read_record(stage).get("features")
     spec = Path(stage) / str(features) / "features.json"
     return features is not None and spec.is_file() and json.loads(spec.read_text())["kind"] == "tfidf"
 
@@ -41,7 +41,7 @@ def float32_base64(array: np.ndarray) -> str:
 
 def is_current_web(stage: Path, path: Path) -> bool:
     """Whether ``path`` was exported from the stage's present checkpoint."""
-    checkpoint = stage_record(stage).get("checkpoint") or {}
+    checkpoint = read_record(stage).get("checkpoint") or {}
     return path.is_file() and json.loads(path.read_text()).get("checkpoint_sha256") == checkpoint.get("sha256")
 
 
@@ -49,7 +49,7 @@ def export_web(stage: Path, path: Path) -> Path:
     """Write the stage's TF-IDF settings and linear weights to ``path`` (atomically)."""
     from distill.module import ClassifierModule
 
-    record = stage_record(stage)
+    record = read_record(stage)
     checkpoint = artefact(stage, record)
     net = ClassifierModule.load_from_checkpoint(checkpoint, map_location="cpu").net
     if not hasattr(net, "linear_weights"):

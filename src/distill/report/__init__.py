@@ -4,7 +4,8 @@
     python -m distill.report <run> [--inference benchmarks/results/inference.json] [--out DIR]
 
 Agreement, cosine and KL are measured against the reference teacher: the one the students
-were distilled from (``teacher_ensemble`` when the run has it).
+were distilled from: an ensemble of teachers where the run has one, else the teacher
+(``distill.run_folder.distillation_teacher``, from each stage's recorded role).
 """
 
 from distill.report.render import write_report

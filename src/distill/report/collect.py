@@ -15,8 +15,6 @@ from distill.logit_store import LogitStore, LogitStoreError
 from distill.probability import softmax
 
 SPLIT = "test"
-REFERENCE_TEACHERS = ("teacher_ensemble", "teacher")  # the distillation teacher first
-PLAIN_TEACHER = "teacher"
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,7 +12,8 @@ import numpy as np
 
 from distill import evaluation
 from distill.data.corpus import Corpus
-from distill.report.collect import PLAIN_TEACHER, REFERENCE_TEACHERS, SPLIT, Stage, load_latency, load_stages, stage_order
+from distill.report.collect import SPLIT, Stage, load_latency, load_stages, stage_order
+from distill.run_folder import distillation_teacher, single_teacher
 
 TOP_K = 5
 DARK_KNOWLEDGE_DOCS = 5
@@ -20,14 +21,14 @@ NEAR_MISS = (0.3, 0.7)  # teacher top-1 probability of a document worth showing
 SNIPPET_CHARS = 200
 
 
-def _finite(value: Any) -> Any:
-    """JSON-safe: numpy scalars and arrays to Python, NaN and infinities to None."""
+def json_safe(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned to Python, and NaN and infinities to None."""
     if isinstance(value, np.ndarray):
-        return [_finite(item) for item in value.tolist()]
+        return [json_safe(item) for item in value.tolist()]
     if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
+        return [json_safe(item) for item in value]
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, (np.integer, np.floating)):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -119,10 +120,6 @@ def settings(stages: dict[str, Stage], plan: dict[str, list[str]]) -> dict[str, 
     return chosen
 
 
-def _reference(stages: dict[str, Stage]) -> Stage | None:
-    return next((stages[name] for name in REFERENCE_TEACHERS if name in stages), None)
-
-
 def build_report(run_dir: str | Path, corpus: Corpus, plan: dict[str, list[str]],
                  inference: Sequence[str | Path] = ()) -> dict:
     """Every number of the report, JSON-ready, scored on ``corpus`` (the test split); ``plan``
@@ -130,7 +127,8 @@ def build_report(run_dir: str | Path, corpus: Corpus, plan: dict[str, list[str]]
     run_dir = Path(run_dir)
     labels, names = corpus.labels, corpus.label_names
     stages, left_out = load_stages(run_dir, stage_order(run_dir, plan), corpus)
-    reference, teacher = _reference(stages), stages.get(PLAIN_TEACHER)
+    records = {name: stage.record for name, stage in stages.items()}
+    reference, teacher = stages.get(distillation_teacher(records)), stages.get(single_teacher(records))
     checkpoints = {name: (stage.record.get("checkpoint") or {}).get("sha256") for name, stage in stages.items()}
     latency = load_latency([Path(path) for path in inference], run_dir, checkpoints)
     sources = {row["source"] for row in latency.values()}
@@ -155,4 +153,4 @@ def build_report(run_dir: str | Path, corpus: Corpus, plan: dict[str, list[str]]
         "dark_knowledge": [] if reference is None else dark_knowledge(reference, students, corpus),
         "settings": settings(stages, plan),
     }
-    return _finite(report)
+    return json_safe(report)

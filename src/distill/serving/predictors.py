@@ -26,6 +26,7 @@ import numpy as np
 
 from distill.errors import UserError
 from distill.probability import softmax
+from distill.run_folder import artefact, read_record
 from distill.serving.preprocessing import Preprocessing, clean
 from distill.student_ensemble import blend, undecided
 
@@ -74,40 +75,6 @@ def megabytes(*paths: Path) -> float:
     return sum(file.stat().st_size for file in files) / 2**20
 
 
-def stage_record(stage: Path) -> dict:
-    """A stage folder's ``metrics.json``, which names its artefact."""
-    path = Path(stage) / "metrics.json"
-    if not path.is_file():
-        raise UserError(f"{stage} is not a run folder (no metrics.json): give a stage folder of a pipeline run, "
-                        "a train.py run folder or an export folder")
-    return json.loads(path.read_text())
-
-
-def artefact(stage: Path, record: dict) -> Path:
-    """The stage's trained artefact (checkpoint or pickle); an error names what is missing."""
-    checkpoint = record.get("checkpoint")
-    if not checkpoint:
-        raise UserError(f"{stage}: its run saved no model (only logits): re-run it with callbacks=default")
-    path = Path(stage) / checkpoint["path"]
-    if not path.is_file():
-        raise UserError(f"{stage}: its model {checkpoint['path']} is gone (a committed run keeps logits only): "
-                        "re-run the stage to serve it")
-    return path
-
-
-def is_current(stage: Path, out: Path) -> bool:
-    """Whether ``out`` holds a complete export of the stage's present best checkpoint.
-
-    A stage re-run in the same folder (new settings) leaves its old export behind: serving or
-    timing that graph would silently stand for a model the stage no longer holds. Here, not in
-    ``distill.export``, so that checking needs no PyTorch.
-    """
-    manifest = out / "manifest.json"
-    record = stage_record(stage)
-    return (manifest.is_file() and record.get("checkpoint") is not None
-            and json.loads(manifest.read_text()).get("checkpoint_sha256") == record["checkpoint"]["sha256"])
-
-
 def from_checkpoint(stage: str | Path, threads: int | None = None) -> LoadedModel:
     """Eager PyTorch: the stage's best checkpoint, float32, eval mode, under ``inference_mode``."""
     import torch
@@ -116,7 +83,7 @@ def from_checkpoint(stage: str | Path, threads: int | None = None) -> LoadedMode
     from distill.nets.size import weights_size
 
     stage = Path(stage)
-    record = stage_record(stage)
+    record = read_record(stage)
     if threads:
         torch.set_num_threads(threads)
     net = ClassifierModule.load_from_checkpoint(artefact(stage, record), map_location="cpu").net.float().eval()
@@ -158,7 +125,7 @@ def from_onnx(folder: str | Path, threads: int | None = None) -> LoadedModel:
 def from_sklearn(stage: str | Path, threads: int | None = None) -> LoadedModel:
     """The pickled Pipeline (its TF-IDF vectorizer included); threads are set by the caller's env."""
     stage = Path(stage)
-    record = stage_record(stage)
+    record = read_record(stage)
     path = artefact(stage, record)
     model = pickle.loads(path.read_bytes())
     estimator = model.named_steps["estimator"]
@@ -220,7 +187,7 @@ def load(path: str | Path, runtime: str | None = None, threads: int | None = Non
         raise UserError(f"runtime={runtime!r} is not one of {RUNTIMES}")
     if (path / "manifest.json").is_file() and runtime in (None, "onnxruntime"):
         return from_onnx(path, threads)
-    record = stage_record(path)
+    record = read_record(path)
     formats = {"lightning": (from_checkpoint, "pytorch"), "sklearn": (from_sklearn, "sklearn")}
     kind = (record.get("checkpoint") or {}).get("format")
     if kind not in formats:

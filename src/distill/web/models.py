@@ -3,12 +3,12 @@
 Two steps. ``prepare`` does the start-up work that needs PyTorch and the corpus: it exports
 each network to ONNX (``<run>/export/<stage>``) and the logistic student for the browser
 (``<run>/export/web/<stage>.json``) when missing or stale, and fits the weight of
-``students_ensemble`` (a distilled BiLSTM and logistic student averaged: the pair and weight
-best on val, ``distill.student_ensemble.choose_pair``, each member served as its refit on train and val where
-the run has one, ``distill.final_fit``). The command line runs it in a child process, so the
-server never holds PyTorch (about 370 MiB). ``load_folder`` then loads networks in ONNX
-Runtime, classic baselines from their pickled scikit-learn Pipeline, and the ensemble (the first
-pair served, weight 0.5, when none was fitted). A stage with nothing to load (a teacher reused from a logit store,
+``students_ensemble`` (two distilled students averaged: of the pairs the stages' records allow
+(``stage.blend_with``), the pair and weight best on val, ``distill.student_ensemble.choose_pair``; each
+member served as its refit on train and val where the run has one, ``distill.run_folder.final_fit``).
+The command line runs it in a child process, so the server never holds PyTorch (about 370 MiB).
+``load_folder`` then loads networks in ONNX Runtime, classic baselines from their pickled scikit-learn
+Pipeline, and the ensemble (the first pair served, weight 0.5, when none was fitted). A stage with nothing to load (a teacher reused from a logit store,
 an ensemble teacher, a failed stage) is skipped with a note saying why; a network without a
 current export runs in PyTorch. An export folder is served as it is.
 
@@ -30,17 +30,16 @@ import numpy as np
 
 from distill.data.corpus import Corpus
 from distill.errors import UserError
-from distill.final_fit import final_fit
 from distill.logit_store import LogitStore
 from distill.probability import softmax
+from distill.run_folder import (blend_pairs, browser_first, final_fit, is_current, networks, read_record, stage_name,
+                                stages)
 from distill.serving import LoadedModel, average, from_checkpoint, from_onnx, from_sklearn
-from distill.serving.predictors import is_current, stage_record
-from distill.student_ensemble import PAIRS, blend, choose_pair
+from distill.student_ensemble import blend, choose_pair
 from distill.web_export import export_web, is_current_web, is_tfidf_student
 
 ENSEMBLE = "students_ensemble"
-ROLES = ("teacher", "student", "ensemble", "classic")  # the order of the page's cards
-BROWSER_MODEL = "logistic_kd"  # preferred for the page's in-browser copy
+CARD_ORDER = ("teacher", "student", "ensemble", "classic")  # the page's cards by role; other roles last
 Splits = Callable[[], dict[str, Corpus] | None]
 
 
@@ -80,38 +79,25 @@ class Prepared:
     ensemble_test_acc: float | None = None
 
 
-def stages_of(run: Path) -> list[Path]:
-    """The run itself (a train.py run) or its stage folders (a pipeline run)."""
-    return [run] if (run / "metrics.json").is_file() else sorted(path.parent for path in run.glob("*/metrics.json"))
+def browser_stage(run: Path, records: dict[str, dict]) -> str | None:
+    """The TF-IDF student the page runs in the browser: one whose record sets ``stage.browser``, else the first."""
+    found = networks(run)
+    return next(iter(browser_first([name for name in found if is_tfidf_student(found[name])], records)), None)
 
 
-def export_name(run: Path, stage: Path) -> str:
-    return stage.name if stage != run else stage_record(run)["model"]
-
-
-def has_network(stage: Path) -> bool:
-    record = stage_record(stage)
-    checkpoint = record.get("checkpoint") or {}
-    return (record.get("status", "completed") == "completed" and checkpoint.get("format") == "lightning"
-            and (stage / checkpoint["path"]).is_file())
-
-
-def browser_stage(run: Path, stages: list[Path]) -> Path | None:
-    """The logistic student the page runs in the browser: ``logistic_kd`` first."""
-    candidates = [stage for stage in stages if has_network(stage) and is_tfidf_student(stage)]
-    return min(candidates, key=lambda stage: export_name(run, stage) != BROWSER_MODEL, default=None)
-
-
-def fitted_ensemble(run: Path, names: set[str], corpora: dict[str, Corpus]) -> tuple[tuple[str, str], float, float] | None:
-    """The members and weight chosen on val among the served pairs, and the blend's test accuracy; each member
-    is then served as its final fit (``distill.final_fit``: its refit on train and val, where the run has one)."""
+def fitted_ensemble(run: Path, records: dict[str, dict], corpora: dict[str, Corpus]
+                    ) -> tuple[tuple[str, str], float, float] | None:
+    """The members and weight chosen on val among the pairs ``records`` allow, and the blend's test accuracy;
+    each member is then served as its final fit (``distill.run_folder.final_fit``)."""
     val, test = corpora["val"], corpora["test"]
-    stores = {name: LogitStore.load(run / name / "logits.npz") for pair in PAIRS for name in pair if name in names}
-    chosen = choose_pair({name: softmax(store.aligned("val", val.ids)) for name, store in stores.items()}, val.labels)
+    pairs = blend_pairs(records)
+    stores = {name: LogitStore.load(run / name / "logits.npz") for pair in pairs for name in pair}
+    chosen = choose_pair({name: softmax(store.aligned("val", val.ids)) for name, store in stores.items()}, val.labels,
+                         pairs)
     if chosen is None:
         return None
     pair, weight = chosen
-    served = tuple(final_fit(name, names) for name in pair)
+    served = tuple(final_fit(name, records) for name in pair)
     stores |= {name: LogitStore.load(run / name / "logits.npz") for name in served if name not in stores}
     test_probs = blend(*(softmax(stores[name].aligned("test", test.ids)) for name in served), weight)
     return served, weight, float(np.mean(test_probs.argmax(1) == test.labels))
@@ -120,24 +106,24 @@ def fitted_ensemble(run: Path, names: set[str], corpora: dict[str, Corpus]) -> t
 def prepare(folder: str | Path, splits: Splits) -> Prepared:
     """Export what is missing or stale and fit the ensemble weight (``splits()`` gives val and test)."""
     run, prepared = Path(folder), Prepared()
-    stages = [stage for stage in stages_of(run) if has_network(stage)]
-    stale = [stage for stage in stages if not is_current(stage, run / "export" / export_name(run, stage))]
+    found = networks(run)
+    stale = {name: stage for name, stage in found.items() if not is_current(stage, run / "export" / name)}
     if stale:
         try:
             from distill.export import export_stage
         except ImportError:
             prepared.notes.append("no ONNX export (pip install -e '.[export]'): networks run in PyTorch")
-            stale = []
-        for stage in stale:
-            export_stage(stage, run / "export" / export_name(run, stage))
-            prepared.notes.append(f"{stage.name}: exported to {run / 'export' / export_name(run, stage)}")
-    if (stage := browser_stage(run, stages)) is not None:
-        path = run / "export" / "web" / f"{export_name(run, stage)}.json"
-        if not is_current_web(stage, path):
-            export_web(stage, path)
-    names = {export_name(run, stage) for stage in stages}
-    if any(set(pair) <= names for pair in PAIRS) and (corpora := splits()) is not None:
-        if (fitted := fitted_ensemble(run, names, corpora)) is not None:
+            stale = {}
+        for name, stage in stale.items():
+            export_stage(stage, run / "export" / name)
+            prepared.notes.append(f"{stage.name}: exported to {run / 'export' / name}")
+    records = {name: read_record(stage) for name, stage in found.items()}
+    if (name := browser_stage(run, records)) is not None:
+        path = run / "export" / "web" / f"{name}.json"
+        if not is_current_web(found[name], path):
+            export_web(found[name], path)
+    if blend_pairs(records) and (corpora := splits()) is not None:
+        if (fitted := fitted_ensemble(run, records, corpora)) is not None:
             prepared.ensemble_members, prepared.ensemble_weight, prepared.ensemble_test_acc = fitted
     return prepared
 
@@ -160,18 +146,18 @@ def load_stage(run: Path, stage: Path, record: dict) -> LoadedModel:
     if kind == "sklearn":
         return from_sklearn(stage)
     if kind == "lightning":
-        export = run / "export" / export_name(run, stage)
+        export = run / "export" / stage_name(run, stage)
         return from_onnx(export) if is_current(stage, export) else from_checkpoint(stage)
     reused = f", reused from {record['reused']}" if record.get("reused") else ""
     raise UserError(f"no model, only logits{reused}")
 
 
-def with_ensemble(models: dict[str, Served], members: tuple[str, str] | None, weight: float | None,
-                  test_acc: float | None) -> str | None:
-    """Add ``students_ensemble`` when its members are served; the note to print."""
+def with_ensemble(models: dict[str, Served], pairs: list[tuple[str, str]], prepared: Prepared) -> str | None:
+    """Add ``students_ensemble`` when its members are served (else the first of ``pairs`` served); the note to print."""
+    members, weight, test_acc = prepared.ensemble_members, prepared.ensemble_weight, prepared.ensemble_test_acc
     fitted = members is not None and weight is not None and all(name in models for name in members)
     if not fitted:
-        members = next((pair for pair in PAIRS if all(name in models for name in pair)), None)
+        members = next((pair for pair in pairs if all(name in models for name in pair)), None)
         if members is None:
             return None
         weight, test_acc = 0.5, None
@@ -182,15 +168,16 @@ def with_ensemble(models: dict[str, Served], members: tuple[str, str] | None, we
 
 
 def ordered(models: dict[str, Served]) -> dict[str, Served]:
-    return dict(sorted(models.items(), key=lambda item: (ROLES.index(item[1].role), item[0])))
+    rank = {role: position for position, role in enumerate(CARD_ORDER)}
+    return dict(sorted(models.items(), key=lambda item: (rank.get(item[1].role, len(rank)), item[0])))
 
 
 def load_run(run: Path, prepared: Prepared) -> Catalogue:
     models: dict[str, Served] = {}
     notes = list(prepared.notes)
-    stages = stages_of(run)
-    for stage in stages:
-        record = stage_record(stage)
+    records: dict[str, dict] = {}  # of the stages served
+    for stage in stages(run):
+        record = read_record(stage)
         try:
             model = load_stage(run, stage, record)
         except UserError as reason:
@@ -198,12 +185,14 @@ def load_run(run: Path, prepared: Prepared) -> Catalogue:
             continue
         if model.runtime == "pytorch":
             notes.append(f"{stage.name}: no current ONNX export, served in PyTorch")
-        models[export_name(run, stage)] = Served(model, record["role"], record.get("metrics", {}).get("test/acc"))
-    if note := with_ensemble(models, prepared.ensemble_members, prepared.ensemble_weight, prepared.ensemble_test_acc):
+        name = stage_name(run, stage)
+        models[name], records[name] = Served(model, record["role"], record.get("metrics", {}).get("test/acc")), record
+    if note := with_ensemble(models, blend_pairs(records), prepared):
         notes.append(note)
-    stage = browser_stage(run, stages)
-    web = None if stage is None else run / "export" / "web" / f"{export_name(run, stage)}.json"
-    return Catalogue(ordered(models), notes, web if stage is not None and is_current_web(stage, web) else None)
+    name = browser_stage(run, records)
+    web = None if name is None else run / "export" / "web" / f"{name}.json"
+    current = name is not None and is_current_web(networks(run)[name], web)
+    return Catalogue(ordered(models), notes, web if current else None)
 
 
 def load_exports(folder: Path) -> Catalogue:
@@ -211,14 +200,16 @@ def load_exports(folder: Path) -> Catalogue:
     folders = [folder] if (folder / "manifest.json").is_file() else sorted(
         path.parent for path in folder.glob("*/manifest.json"))
     models: dict[str, Served] = {}
+    records: dict[str, dict] = {}  # of the stages exported, where their run folder is still beside the export
     for export in folders:
         manifest = json.loads((export / "manifest.json").read_text())
-        record = export.parent.parent / manifest["stage"] / "metrics.json"  # <run>/export/<stage> -> <run>/<stage>
-        test_acc = json.loads(record.read_text()).get("metrics", {}).get("test/acc") if record.is_file() else None
-        models[export.name] = Served(from_onnx(export), manifest["role"], test_acc)
-    note = with_ensemble(models, None, None, None)
-    web = sorted((folder / "web").glob("*.json"), key=lambda path: path.stem != BROWSER_MODEL)
-    return Catalogue(ordered(models), [note] if note else [], web[0] if web else None)
+        stage = export.parent.parent / manifest["stage"]  # <run>/export/<stage> -> <run>/<stage>
+        records[export.name] = read_record(stage) if (stage / "metrics.json").is_file() else {}
+        models[export.name] = Served(from_onnx(export), manifest["role"],
+                                     records[export.name].get("metrics", {}).get("test/acc"))
+    note = with_ensemble(models, blend_pairs(records), Prepared())
+    web = browser_first(sorted(path.stem for path in (folder / "web").glob("*.json")), records)
+    return Catalogue(ordered(models), [note] if note else [], folder / "web" / f"{web[0]}.json" if web else None)
 
 
 def load_folder(folder: str | Path, prepared: Prepared | None = None) -> Catalogue:
@@ -227,7 +218,7 @@ def load_folder(folder: str | Path, prepared: Prepared | None = None) -> Catalog
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder: give a pipeline run folder (logs/pipeline/<time>) "
                         "or an export folder (<run>/export)")
-    if stages_of(folder):
+    if stages(folder):
         catalogue = load_run(folder, prepared or Prepared())
     elif (folder / "manifest.json").is_file() or any(folder.glob("*/manifest.json")):
         catalogue = load_exports(folder)
