@@ -79,6 +79,8 @@ def test_the_weights_hash_follows_the_weights(folders: dict[str, Path], tmp_path
     changed = ClassifierTeacher(str(tmp_path / "changed"), LABELS)
     assert changed.weights_sha256 != first.weights_sha256
     assert changed.source()["tokenizer_sha256"] == first.source()["tokenizer_sha256"]
+    recorded = {"kind": "teacher", "signature": "s", **first.source()}  # what the first run's store records
+    assert first.made(recorded) and not changed.made({**recorded, "pretrained": str(tmp_path / "changed")})
 
 
 def test_the_spec_resolves_max_length_as_the_teacher_does(folders: dict[str, Path]) -> None:

@@ -141,6 +141,11 @@ class ClassifierTeacher:
                 "label_map": dict(self.label_map),
                 "label_map_sha256": mapping_sha256(self.model_labels, self.label_map)}
 
+    def made(self, source: Mapping[str, Any]) -> bool:
+        """Whether a store recording ``source`` (``distill.logit_store.recorded_source``) holds this
+        teacher's logits: same model folder, weights, label mapping, tokenizer and max_length."""
+        return all(source.get(key) == value for key, value in self.source().items())
+
     @torch.inference_mode()
     def logits(self, texts: list[str]) -> np.ndarray:
         rows = self.features.encode(list(texts))
