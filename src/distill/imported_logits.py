@@ -28,7 +28,8 @@ PROBABILITY_TOLERANCE = 1e-3  # how far a row of probabilities may sum from 1 (f
 SMALLEST = float(np.finfo(np.float32).tiny)  # a probability of 0 becomes log(SMALLEST), about -87, not -inf
 
 
-def _layout(path: Path, place: str, row: dict, labels: list[str], classes: list[str] | None) -> tuple[str | None, list[str]]:
+def _layout(path: Path, place: str, row: dict, labels: list[str],
+            classes: list[str] | None) -> tuple[str | None, list[str]]:
     """(the list column, ``logits`` or ``probabilities``, or None for one column per class;
     the classes in the order of a row's values)."""
     listed = [column for column in LIST_COLUMNS if column in row]
@@ -38,8 +39,8 @@ def _layout(path: Path, place: str, row: dict, labels: list[str], classes: list[
         columns = [column for column in row if column != ID_COLUMN]
         unknown = [column for column in columns if column not in labels]
         if unknown:
-            raise UserError(f"{path}, {place}: columns {unknown} are not classes of the corpus {labels}; name one column "
-                            "per class as the corpus does, or give a 'logits' list column with teacher.classes")
+            raise UserError(f"{path}, {place}: columns {unknown} are not classes of the corpus {labels}; name one "
+                            "column per class as the corpus does, or give a 'logits' list column with teacher.classes")
         return None, columns
     if classes is None:
         raise UserError(f"{path} gives '{listed[0]}' lists: set teacher.classes=[{', '.join(labels)}] in the order "
@@ -80,8 +81,8 @@ def _values(path: Path, place: str, row: dict, kind: str | None, columns: list[s
     absent = [column for column in columns if column not in row]
     extra = [column for column in row if column not in columns and column != ID_COLUMN]
     if absent or extra:
-        raise UserError(f"{path}, {place}: {'has no column for ' + str(absent) if absent else 'has unknown columns ' + str(extra)}"
-                        f"; give every row the same class columns, {columns}")
+        problem = f"has no column for {absent}" if absent else f"has unknown columns {extra}"
+        raise UserError(f"{path}, {place}: {problem}; give every row the same class columns, {columns}")
     return [_number(path, place, column, row[column]) for column in columns]
 
 
