@@ -59,14 +59,15 @@ def weights_file(location: str) -> str:
 
 
 def load_classifier(pretrained: str, location: str, config: Any) -> nn.Module:
-    """The classifier with every weight from its files, in eval mode; a head that is missing
-    (an encoder saved alone) or weights that do not load are refused."""
+    """The classifier with every weight from its files, in eval mode and float32 (half-precision
+    checkpoints are widened exactly); a head that is missing (an encoder saved alone) or weights
+    that do not load are refused."""
     from safetensors import SafetensorError
 
     from distill.nets.transformer import load_quietly
 
     try:
-        model, info = load_quietly(location, config, output_loading_info=True)
+        model, info = load_quietly(location, config, output_loading_info=True, dtype=torch.float32)
     except (*UNREADABLE_WEIGHTS, SafetensorError) as error:
         raise UserError(f"{weights_file(location)}: the weights do not load ({type(error).__name__}: "
                         f"{str(error).splitlines()[0] if str(error) else ''}); re-save the model with "
