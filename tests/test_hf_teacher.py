@@ -156,3 +156,26 @@ def test_labels_map_by_name_whatever_either_order() -> None:
     with pytest.raises(UserError, match=r"m/config.json: id2label must number its classes 0..1"):
         model_labels({0: "a", 2: "b"}, "m")
     assert json.dumps(order.tolist()) == "[2, 1, 0]"
+
+
+def test_the_configs_give_the_teacher_its_settings(tmp_path: Path) -> None:
+    from hydra import compose, initialize_config_dir
+
+    from conftest import CONFIG_DIR
+    from distill.cli.config import teacher_spec
+
+    generic = save_model(tmp_path / "generic", "distilbert", id2label=["LABEL_0", "LABEL_1", "LABEL_2"])
+    label_map = "{LABEL_0: sci.space, LABEL_1: comp.graphics, LABEL_2: rec.autos}"
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        finetuned = compose("train", overrides=["model=teacher_finetuned", f"teacher.pretrained={generic}",
+                                                f"teacher.label_map={label_map}", f"paths.cache_dir={tmp_path}"])
+        imported = compose("train", overrides=["model=teacher_imported", "teacher.imported=l.parquet",
+                                               "teacher.classes=[sci.space, comp.graphics, rec.autos]"])
+    spec = teacher_spec(finetuned)
+    assert finetuned.model.role == "teacher_finetuned" and spec.max_length == MAX_LENGTH  # null: the tokenizer's
+    teacher = ClassifierTeacher(spec.pretrained, LABELS, spec.label_map, spec.max_length)
+    assert teacher.label_map == {"LABEL_0": "sci.space", "LABEL_1": "comp.graphics", "LABEL_2": "rec.autos"}
+    assert teacher.columns.tolist() == [1, 2, 0]  # comp.graphics, rec.autos, sci.space
+    assert spec.logits == str(tmp_path / "teacher_logits_finetuned.npz")
+    assert imported.model.role == "teacher_imported"
+    assert teacher_spec(imported).classes == ["sci.space", "comp.graphics", "rec.autos"]
