@@ -1,4 +1,4 @@
-"""The teacher's WordPiece tokenizer, shared by the teacher and the BiLSTM student."""
+"""The teacher's subword tokenizer (WordPiece, BPE, ...), shared by the teacher and the BiLSTM student."""
 
 from __future__ import annotations
 
@@ -11,20 +11,48 @@ import torch
 from transformers import AutoTokenizer
 
 from distill.atomic import write_text
+from distill.errors import UserError
 from distill.pretrained import resolve_pretrained
+
+# Longest input a teacher reads when teacher.max_length is null: BERT-style position tables end here.
+MAX_LENGTH_CAP = 512
+
+
+def load_tokenizer(name_or_path: str):  # -> PreTrainedTokenizerFast
+    """The fast tokenizer saved with a model (or named on the hub); a missing one is a UserError."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolve_pretrained(name_or_path), use_fast=True)
+    except (OSError, ValueError) as error:
+        raise UserError(f"{name_or_path}: no tokenizer loads from it ({str(error).splitlines()[0]}); save the "
+                        "model's tokenizer beside it (tokenizer.save_pretrained(folder))") from None
+    if not tokenizer.is_fast:
+        raise UserError(f"{name_or_path}: its tokenizer has no fast (tokenizers) implementation; "
+                        "save a tokenizer.json with it (PreTrainedTokenizerFast.save_pretrained)")
+    return tokenizer
+
+
+def default_max_length(tokenizer) -> int:
+    """The tokenizer's ``model_max_length``, capped at 512 (tokenizers saved without one report 1e30)."""
+    return int(min(tokenizer.model_max_length, MAX_LENGTH_CAP))
 
 
 class WordPieceFeatures:
-    """Truncate to ``max_length`` tokens once, pad per batch (dynamic padding)."""
+    """Truncate to ``max_length`` tokens once, pad per batch (dynamic padding).
 
-    def __init__(self, tokenizer: str, max_length: int = 256) -> None:
-        if max_length < 2:
-            raise ValueError(f"max_length must leave room for [CLS] and [SEP], got {max_length}")
+    Any fast tokenizer works, WordPiece or BPE: only ``input_ids`` and an attention mask are
+    made (no ``token_type_ids``, which every model defaults to zeros for one sequence), and the
+    tokenizer adds its own special tokens. ``max_length=None`` is the tokenizer's own limit.
+    """
+
+    def __init__(self, tokenizer: str, max_length: int | None = 256) -> None:
         self.name = tokenizer
-        self.max_length = max_length
-        self.tokenizer = AutoTokenizer.from_pretrained(resolve_pretrained(tokenizer), use_fast=True)
-        if not self.tokenizer.is_fast:
-            raise ValueError(f"tokenizer {tokenizer} has no fast implementation")
+        self.tokenizer = load_tokenizer(tokenizer)
+        self.max_length = default_max_length(self.tokenizer) if max_length is None else max_length
+        if self.max_length < 2:
+            raise UserError(f"teacher.max_length must leave room for the tokenizer's special tokens, "
+                            f"got {self.max_length}")
+        # Padding is masked out everywhere, so a tokenizer without a pad token pads with id 0.
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
     @property
     def vocab_size(self) -> int:
@@ -43,8 +71,11 @@ class WordPieceFeatures:
         """Nothing to learn: the vocabulary is the teacher's."""
 
     def encode(self, texts: list[str]) -> list[np.ndarray]:
+        if not texts:  # the tokenizer fails on an empty batch
+            return []
         encoded = self.tokenizer(
-            texts, truncation=True, max_length=self.max_length, return_attention_mask=False
+            texts, truncation=True, max_length=self.max_length, return_attention_mask=False,
+            return_token_type_ids=False,
         )
         return [np.asarray(ids, dtype=np.int64) for ids in encoded["input_ids"]]
 
@@ -53,7 +84,7 @@ class WordPieceFeatures:
 
     def collate(self, rows: list[np.ndarray]) -> dict[str, torch.Tensor]:
         width = max(len(row) for row in rows)
-        input_ids = torch.full((len(rows), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
         for i, row in enumerate(rows):
             input_ids[i, : len(row)] = torch.from_numpy(row)
@@ -65,5 +96,5 @@ class WordPieceFeatures:
         directory = Path(directory)
         write_text(directory / "tokenizer.json", self.tokenizer.backend_tokenizer.to_str())
         spec = {"kind": "wordpiece", "labels": list(label_names), "cleaning": cleaning,
-                "max_length": self.max_length, "pad_id": self.tokenizer.pad_token_id}
+                "max_length": self.max_length, "pad_id": self.pad_id}
         write_text(directory / "features.json", json.dumps(spec, indent=1, ensure_ascii=False))

@@ -1,4 +1,4 @@
-"""The BiLSTM student: WordPiece embeddings, a bidirectional LSTM, pooling, a small MLP."""
+"""The BiLSTM student: subword embeddings, a bidirectional LSTM, pooling, a small MLP."""
 
 from __future__ import annotations
 
@@ -24,8 +24,11 @@ class BiLSTMNet(nn.Module):
     within its own length: padding sits after the real tokens for both, so no state at a
     real position has seen a pad. On CPU this is several times faster than packed sequences.
 
-    ``embedding_init`` copies a pretrained BERT's word embeddings (only that tensor is read);
-    ``embedding_dim`` is then the teacher's width (384 for MiniLM-L6).
+    ``embedding_init`` copies a pretrained model's input embeddings (only that tensor is read,
+    whatever the architecture calls it); ``embedding_dim`` is then the teacher's width (384 for
+    MiniLM-L6). Rows past the tokenizer's vocabulary (a vocabulary padded to a round size) are
+    dropped. No row is reserved for padding (``padding_idx=None``): padded positions are masked
+    out of the pooling, and row 0 is a real token in some vocabularies (RoBERTa's ``<s>``).
     """
 
     # torch.export unrolls nn.LSTM over the traced length, so its graph is silently wrong for
@@ -41,7 +44,7 @@ class BiLSTMNet(nn.Module):
         num_layers: int = 1,
         head_size: int = 256,
         dropout: float = 0.2,
-        padding_idx: int = 0,
+        padding_idx: int | None = None,
         embedding_init: str | None = None,
         freeze_embedding: bool = False,
     ) -> None:
@@ -49,11 +52,12 @@ class BiLSTMNet(nn.Module):
         pretrained = None
         if embedding_init is not None:
             pretrained = torch.from_numpy(input_embeddings(embedding_init).copy())
-            if pretrained.shape[0] != vocab_size:
+            if pretrained.shape[0] < vocab_size:
                 raise UserError(
                     f"model.module.net.embedding_init={embedding_init} has {pretrained.shape[0]} rows, "
                     f"the tokenizer has {vocab_size}: use the teacher's own tokenizer"
                 )
+            pretrained = pretrained[:vocab_size]
             embedding_dim = pretrained.shape[1]
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
         self.forward_lstm, self.backward_lstm = (

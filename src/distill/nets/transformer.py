@@ -50,16 +50,17 @@ class TransformerNet(nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
-def load_quietly(location: str, config: Any) -> nn.Module:
-    """``from_pretrained`` without its load report: a new classification head is always
-    'missing' from an encoder checkpoint, which is expected, not a warning."""
+def load_quietly(location: str, config: Any = None, **kwargs: Any) -> Any:
+    """``from_pretrained`` (with ``kwargs``) without its load report: a new classification head
+    is always 'missing' from an encoder checkpoint, which is expected, not a warning; a caller
+    that must know asks for ``output_loading_info=True``."""
     from transformers.utils import logging as hf_logging
 
     verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # "Loading weights: 100%" for a local file
     try:
-        return AutoModelForSequenceClassification.from_pretrained(location, config=config)
+        return AutoModelForSequenceClassification.from_pretrained(location, config=config, **kwargs)
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:
