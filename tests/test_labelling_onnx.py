@@ -60,3 +60,11 @@ def test_an_export_that_disagrees_with_pytorch_is_refused(classifier, tmp_path: 
     with pytest.raises(RuntimeError, match="differ by 5.00e-01"):
         export_onnx(classifier, tmp_path / "teacher.onnx")
     assert not list(tmp_path.iterdir())  # nothing half-written is left behind
+
+
+def test_a_graph_of_another_model_is_exported_again(classifier, graph: Path, tmp_path: Path) -> None:
+    other = load_classifier(save_tiny_classifier(tmp_path / "other", seed=1))
+    stale = tmp_path / "teacher.onnx"
+    stale.write_bytes(graph.read_bytes())  # the first model's graph where the second labels
+    onnx = OnnxLabeller(export_onnx(other, stale), other.tokenizer, 32)
+    assert np.abs(onnx(TEXTS) - TorchLabeller(other)(TEXTS)).max() < 1e-4

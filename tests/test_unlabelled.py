@@ -71,7 +71,8 @@ def test_ids_that_repeat_train_or_test_ids_are_refused_with_a_few_of_them(tmp_pa
 
 
 def test_ids_repeated_within_the_file_are_refused(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "twice.jsonl", [{"id": 5, "text": "a"}, {"id": 6, "text": "b"}, {"id": 5, "text": "c"}])
+    rows = [{"id": 5, "text": "a"}, {"id": 6, "text": "b"}, {"id": 5, "text": "c"}]
+    path = write_jsonl(tmp_path / "twice.jsonl", rows)
     with pytest.raises(UserError, match=r"twice.jsonl: ids 5 in column 'id' repeat within the file"):
         UnlabelledFile(str(path), id_column="id").scan(TAKEN)
 

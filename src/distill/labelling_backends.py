@@ -41,7 +41,8 @@ class TorchLabeller:
     """Texts -> logits with PyTorch, on the model's device."""
 
     def __init__(self, classifier: Classifier) -> None:
-        self.model, self.tokenizer, self.max_length = classifier.model.eval(), classifier.tokenizer, classifier.max_length
+        self.model, self.tokenizer = classifier.model.eval(), classifier.tokenizer
+        self.max_length = classifier.max_length
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         device = next(self.model.parameters()).device
@@ -63,9 +64,10 @@ class _Logits(nn.Module):
 
 
 def export_onnx(classifier: Classifier, path: str | Path) -> Path:
-    """The classifier as an ONNX graph at ``path`` (written atomically; kept when it exists)."""
+    """The classifier as an ONNX graph at ``path``, written atomically; a graph already there is
+    kept when it still gives this classifier's logits (a resumed labelling does not re-export)."""
     path = Path(path)
-    if path.is_file():
+    if path.is_file() and verify(classifier, path) < TOLERANCE:
         return path
     model = classifier.model.eval().cpu()
     example = classifier.tokenizer(["a first example text", "a second, longer example text to trace with"],
@@ -92,11 +94,12 @@ def verify(classifier: Classifier, graph: str | Path) -> float:
 
 
 def quantize_int8(source: str | Path, path: str | Path) -> Path:
-    """``source``'s graph with int8 weights (dynamic quantisation: activations quantised per batch)."""
+    """``source``'s graph with int8 weights (dynamic quantisation: activations quantised per batch);
+    kept when it exists and is newer than ``source``."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() or path.stat().st_mtime < Path(source).stat().st_mtime:
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # its advice to pre-process the graph first, logged on every call
