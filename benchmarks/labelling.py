@@ -1,7 +1,7 @@
 """Labelling benchmark: documents/s of a sequence classifier, PyTorch eager against ONNX Runtime.
 
     python benchmarks/labelling.py --model <HF classifier folder> [--docs N] [--threads 2] [--int8]
-        [--archive ../shared/data/20news-bydate.tar.gz] [--out benchmarks/results/labelling.json]
+        [--device cpu|cuda] [--archive ../shared/data/20news-bydate.tar.gz] [--out benchmarks/results/labelling.json]
 
 Each backend labels the same first N test texts of 20 Newsgroups (headers, footers and quotes
 removed, as the teacher sees them) through ``distill.labelling.label_shards``, the path a real
@@ -93,6 +93,23 @@ def timed(labeller, texts: list[str], batch_size: int, work: Path) -> tuple[floa
     return seconds, merge(work)[1]
 
 
+def runtimes(classifier: Classifier, args: argparse.Namespace, work: Path) -> tuple[dict, float]:
+    """{runtime: labeller}, and the seconds spent exporting (and quantising) the ONNX graphs.
+    On a GPU (``--device cuda``) PyTorch only: ONNX Runtime labels on CPU here."""
+    if args.device != "cpu":
+        classifier.model.to(args.device)
+        return {f"pytorch-{args.device}": TorchLabeller(classifier)}, 0.0
+    start = time.perf_counter()
+    graph = export_onnx(classifier, work / "teacher.onnx")
+    labellers = {"pytorch": TorchLabeller(classifier),
+                 "onnxruntime": OnnxLabeller(graph, classifier.tokenizer, classifier.max_length, args.threads)}
+    if args.int8:
+        quantised = quantize_int8(graph, work / "teacher.int8.onnx")
+        labellers["onnxruntime-int8"] = OnnxLabeller(quantised, classifier.tokenizer, classifier.max_length,
+                                                     args.threads)
+    return labellers, time.perf_counter() - start
+
+
 def benchmark(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     transformers.logging.set_verbosity_error()  # the load report of a random head, expected here
@@ -107,17 +124,7 @@ def benchmark(args: argparse.Namespace) -> dict:
     records = []
     with tempfile.TemporaryDirectory(prefix="labelling-") as folder:
         work = Path(folder)
-        start = time.perf_counter()
-        graph = export_onnx(classifier, work / "teacher.onnx")
-        export_seconds = time.perf_counter() - start
-        labellers = {"pytorch": TorchLabeller(classifier),
-                     "onnxruntime": OnnxLabeller(graph, classifier.tokenizer, classifier.max_length, args.threads)}
-        if args.int8:
-            start = time.perf_counter()
-            quantised = quantize_int8(graph, work / "teacher.int8.onnx")
-            export_seconds += time.perf_counter() - start
-            labellers["onnxruntime-int8"] = OnnxLabeller(quantised, classifier.tokenizer, classifier.max_length,
-                                                         args.threads)
+        labellers, export_seconds = runtimes(classifier, args, work)
         reference = None
         for name, labeller in labellers.items():
             print(f"[labelling] {name} on {len(texts)} documents ...", flush=True)
@@ -135,7 +142,7 @@ def benchmark(args: argparse.Namespace) -> dict:
                      "transformers": transformers.__version__, "python": platform.python_version()},
         "command": "python benchmarks/labelling.py " + shlex.join(sys.argv[1:]),
         "model": described,
-        "settings": {"docs": len(texts), "threads": args.threads, "batch_size": args.batch_size,
+        "settings": {"docs": len(texts), "threads": args.threads, "batch_size": args.batch_size, "device": args.device,
                      "data": "20 Newsgroups bydate test texts, headers/footers/quotes removed",
                      "mean_tokens": float(np.mean(lengths)), "truncated_share": float(np.mean(
                          [length >= classifier.max_length for length in lengths])),
@@ -150,8 +157,9 @@ def benchmark(args: argparse.Namespace) -> dict:
 def machine(threads: int) -> dict:
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
     names = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
     return {"cpu": names[0] if names else platform.processor(), "cores": os.cpu_count(), "threads": threads,
-            "host": platform.node(), "gpu": None}
+            "host": platform.node(), "gpu": gpu}
 
 
 def table(result: dict) -> str:
@@ -179,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="tokens kept per document (default: the tokenizer's model_max_length, at most the "
                         "model's positions and 512)")
     parser.add_argument("--int8", action="store_true", help="also time ONNX Runtime with int8 weights")
+    parser.add_argument("--device", default="cpu", help="cpu (PyTorch and ONNX Runtime) or cuda (PyTorch only)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON path (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     result = benchmark(args)
