@@ -178,7 +178,7 @@ BAD = {  # name: (body, content type, status, words of the message)
     "form post": (b"text=engine", "application/x-www-form-urlencoded", 415, "application/json"),
     "no content type": ({"text": "engine"}, None, 415, "missing"),
     "unknown model": ({"text": "engine", "models": ["gpt", "teacher"]}, "application/json", 422,
-                      "unknown models ['gpt']"),
+                      "unknown models 'gpt': choose among the 5 served"),
     "empty model list": ({"text": "engine", "models": []}, "application/json", 422, "empty list"),
 }
 
