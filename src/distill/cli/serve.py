@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         for note in catalogue.notes:
             print(f"[serve] {note}")
         for name, served in catalogue.models.items():
-            print(f"[serve] {name}: {served.role}, {served.model.runtime}, {served.model.size_mb:.1f} MB")
+            print(f"[serve] {name}: {served.role}, {served.model.runtime}, {served.model.size_mb:.2f} MB on disk")
         sock = listen(args.host, args.port)
     host, port = sock.getsockname()[:2]
     print(f"[serve] open http://{f'[{host}]' if ':' in host else host}:{port}/  (Ctrl+C to stop)", flush=True)

@@ -40,6 +40,12 @@ function el(tag, className, text) {
   return node;
 }
 
+function count(value) { // as the report writes a parameter count
+  if (value >= 1e6) return `${(value / 1e6).toFixed(1)}M`;
+  if (value >= 1e3) return `${(value / 1e3).toFixed(1)}k`;
+  return String(value);
+}
+
 function ms(value) {
   return `${value < 1 ? value.toFixed(2) : value.toFixed(1)} ms`;
 }
@@ -78,7 +84,8 @@ function card(result) {
     node.append(line);
   }
   const accuracy = info.test_acc == null ? "test acc n/a" : `test acc ${info.test_acc.toFixed(3)}`;
-  node.append(el("p", "meta", `${accuracy} · ${info.size_mb == null ? "?" : info.size_mb.toFixed(1)} MB`));
+  const params = info.params == null ? "" : ` · ${count(info.params)} params`;
+  node.append(el("p", "meta size", `${accuracy}${params} · ${info.size_mb.toFixed(2)} MB on disk`));
   return node;
 }
 
