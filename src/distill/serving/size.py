@@ -36,7 +36,7 @@ def served_files(stage: Path, export: Path | None = None) -> list[Path]:
     if checkpoint.get("format") == "lightning" and export is not None and is_current(stage, export):
         manifest = json.loads((export / "manifest.json").read_text())
         return [export / manifest["onnx"], *preprocessing_files(export)]
-    path = Path(stage) / checkpoint["path"] if checkpoint else None
+    path = Path(stage) / checkpoint["path"] if checkpoint.get("path") else None
     if path is None or not path.is_file() or record.get("status", "completed") != "completed":
         return []
     if checkpoint.get("format") == "lightning":

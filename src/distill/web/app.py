@@ -56,7 +56,7 @@ def check_content_type(content_type: str) -> None:
     charset = next((value.strip('"') for key, _, value in (p.partition("=") for p in parameters)
                     if key.strip() == "charset"), "utf-8")
     if charset not in ("utf-8", "utf8"):
-        raise HTTPException(415, f"charset {charset!r} is not supported: encode the JSON as UTF-8 "
+        raise HTTPException(415, f"charset {charset[:40]!r} is not supported: encode the JSON as UTF-8 "
                                  "(Content-Type: application/json or application/json; charset=utf-8)")
 
 

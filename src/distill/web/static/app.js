@@ -109,11 +109,14 @@ async function classify(event) {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ text: $("text").value }),
     });
-    const body = await reply.json();
+    const body = await reply.json().catch(() => ({}));
     if (!reply.ok) throw new Error(body.detail || `HTTP ${reply.status}`);
     $("summary").textContent = summarize(body);
     $("results").replaceChildren(...body.results.map(card));
   } catch (error) {
+    // the cards answered an earlier text: under this error they would pass for this text's answer
+    $("summary").textContent = "";
+    $("results").replaceChildren();
     $("error").textContent = error.message;
     $("error").hidden = false;
   } finally {
