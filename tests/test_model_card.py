@@ -76,7 +76,8 @@ def test_the_card_takes_documents_per_second_from_the_runs_timing(exported, run:
                                                    "records": [record, stale]}))
     try:
         card = write_card(run / "logistic", export / "logistic").read_text()
-        assert "| documents/s (ONNX Runtime, batch 64) | 1234.6 |" in card and "| host | Test CPU 9000, 2 threads |" in card
+        assert "| documents/s (ONNX Runtime, batch 64) | 1234.6 |" in card
+        assert "| host | Test CPU 9000, 2 threads |" in card
         card = write_card(run / "bilstm", export / "bilstm").read_text()
         assert "| documents/s (ONNX Runtime, batch 64) | not measured |" in card
     finally:

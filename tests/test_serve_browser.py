@@ -128,7 +128,8 @@ def test_examples_truncation_and_errors_show(page) -> None:
 def test_an_error_clears_the_previous_texts_results(page) -> None:
     submit(page, TEXT)
     assert page.locator(".card").count() == len(MODELS)
-    assert re.search(r"params · \d+\.\d{2} MB on disk$", page.locator('.card[data-model="logistic_kd"] .size').inner_text())
+    size = page.locator('.card[data-model="logistic_kd"] .size').inner_text()
+    assert re.search(r"params · \d+\.\d{2} MB on disk$", size), size
     submit(page, "From: someone@example.com\nSubject: nothing else\n\n")
     assert page.locator("#error").inner_text().startswith("nothing left after cleaning headers, quotes and signatures")
     assert page.locator(".card").count() == 0 and page.locator("#summary").inner_text() == ""

@@ -47,7 +47,8 @@ KNOWN_NOISE = re.compile(
 NOISY_WARNINGS = (r".*LeafSpec.*", r".*smaller than the logging interval.*", r".*does not have many workers.*", r".*Checkpoint directory .* exists and is not empty.*",
                   # The BiLSTM needs the TorchScript exporter (torch.export unrolls an LSTM over the traced length).
                   r".*legacy TorchScript-based ONNX export.*",
-                  # Said of every exported LSTM; distill.export.verify checks each graph on another batch size and length.
+                  # Said of every exported LSTM; distill.export.verify checks each graph on another batch size
+                  # and length.
                   r".*with a variable length with LSTM can cause an error.*",
                   r".*The axis name: .* will not be used, since it shares the same shape constraints.*")
 # Loggers whose warnings are exporter chatter: torchvision ops it skips, attribute types it guesses.

@@ -8,10 +8,10 @@
 The body of /predict is read here rather than by FastAPI, so that each bad request (wrong
 content type or charset, over the size limit, not UTF-8, not JSON or nested too deep, bad
 fields, unknown models, a text with nothing left after cleaning) gets its own 4xx with the
-problem and the fix; a client that leaves before its body arrived is one log line. Models run in the threadpool, one call at a time each
-(``distill.web.models.Served``). Nothing loads from another origin: the page's files come from
-``static/`` only, which ``Content-Security-Policy: default-src 'self'`` enforces in the
-browser; FastAPI's /docs page (Swagger UI from a CDN) is off.
+problem and the fix; a client that leaves before its body arrived is one log line. Models run
+in the threadpool, one call at a time each (``distill.web.models.Served``). Nothing loads from
+another origin: the page's files come from ``static/`` only, which ``Content-Security-Policy:
+default-src 'self'`` enforces in the browser; FastAPI's /docs page (Swagger UI from a CDN) is off.
 """
 
 from __future__ import annotations
