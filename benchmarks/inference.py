@@ -15,7 +15,8 @@ documents), cleaning and preprocessing included, a fixed thread count, peak resi
 and test accuracy of that artefact on the full test split.
 
 Run it from the repository root (the run's config names data paths relative to it). Writes
-JSON (default ``benchmarks/results/inference.json``) and prints the same as a Markdown table.
+JSON (default ``<run>/inference.json``, beside the run it timed, where ``distill.model_card``
+reads it) and prints the same as a Markdown table.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from inference_worker import BATCH_SIZE  # noqa: E402
 
 from distill.atomic import write_text  # noqa: E402
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "inference.json"
+OUT_NAME = "inference.json"  # in the run folder: never the committed benchmarks/results/
 WORKER = Path(__file__).resolve().parent / "inference_worker.py"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "RAYON_NUM_THREADS")
 
@@ -140,11 +141,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--docs", type=int, default=256, help="test documents timed (latency and throughput)")
     parser.add_argument("--models", nargs="+", default=None,
                         help="only these stages (or students_ensemble, students_ensemble_cascade)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON path (default {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=None, help=f"JSON path (default <run>/{OUT_NAME})")
     args = parser.parse_args(argv)
+    out = args.out or args.run / OUT_NAME
     result = benchmark(args.run, args.threads, args.repeats, args.docs, args.models)
-    write_text(args.out, json.dumps(result, indent=2))
-    print(f"\n{table(result['records'])}\n\n{result['machine']} -> {args.out}")
+    write_text(out, json.dumps(result, indent=2))
+    print(f"\n{table(result['records'])}\n\n{result['machine']} -> {out}")
     if any("error" in record for record in result["records"]):
         sys.exit(1)
 

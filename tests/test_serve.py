@@ -29,6 +29,7 @@ from distill.serving.preprocessing import TfidfTransform  # noqa: E402
 from distill.evaluation import mean_cosine, mean_kl  # noqa: E402
 from distill.data.corpus import Corpus  # noqa: E402
 from distill.logit_store import LogitStore  # noqa: E402
+from distill.report import build_report  # noqa: E402
 
 serve_common = benchmark_module("serve_common")
 
@@ -177,6 +178,21 @@ def test_models_health_and_openapi(client: TestClient, catalogue) -> None:
     assert client.get("/docs").status_code == 404  # Swagger UI would load from a CDN
 
 
+def test_models_report_and_page_give_one_size(client: TestClient, serve_run: Path) -> None:
+    """/models, the report and the page: parameters as recorded at training, MiB on disk of what is served."""
+    info = {model["name"]: model for model in client.get("/models").json()["models"]}
+    report = build_report(serve_run, run_splits(serve_run)["test"], {})["summary"]
+    for name in ("teacher", "logistic_kd", "bilstm_kd", "sk_complementnb"):
+        recorded = json.loads((serve_run / name / "metrics.json").read_text())["metrics"]["params"]
+        assert info[name]["params"] == recorded == report[name]["params"]
+        assert info[name]["size_mb"] == pytest.approx(report[name]["size_mb"], abs=1e-9)
+    onnx = serve_run / "export" / "logistic_kd"
+    assert info["logistic_kd"]["size_mb"] == pytest.approx(
+        sum(path.stat().st_size for path in (onnx / "model.onnx", onnx / "features.json")) / 2**20)
+    assert info[ENSEMBLE]["params"] == info["bilstm_kd"]["params"] + info["logistic_kd"]["params"]
+    assert info[ENSEMBLE]["size_mb"] == pytest.approx(info["bilstm_kd"]["size_mb"] + info["logistic_kd"]["size_mb"])
+
+
 BAD = {  # name: (body, content type, status, words of the message)
     "empty text": ({"text": ""}, "application/json", 422, "text is empty"),
     "whitespace only": ({"text": " \n\t\u3000 "}, "application/json", 422, "only whitespace"),
@@ -194,7 +210,7 @@ BAD = {  # name: (body, content type, status, words of the message)
     "form post": (b"text=engine", "application/x-www-form-urlencoded", 415, "application/json"),
     "no content type": ({"text": "engine"}, None, 415, "missing"),
     "unknown model": ({"text": "engine", "models": ["gpt", "teacher"]}, "application/json", 422,
-                      "unknown models ['gpt']"),
+                      "unknown models 'gpt': choose among the 5 served"),
     "empty model list": ({"text": "engine", "models": []}, "application/json", 422, "empty list"),
 }
 
@@ -379,6 +395,17 @@ def test_the_real_server_writes_nothing_outside_its_run_folder(live, serve_run: 
     assert list(cwd.iterdir()) == []
     after = {path for path in serve_run.rglob("*") if "export" not in path.relative_to(serve_run).parts}
     assert after == before
+
+
+def test_the_first_start_exports_quietly(serve_run: Path, tmp_path: Path) -> None:
+    """Exporting in the server's child process prints no third-party warnings (torchvision, TorchScript, LSTM)."""
+    run = tmp_path / "run"
+    shutil.copytree(serve_run, run, ignore=shutil.ignore_patterns("export"))
+    with serve_common.serving(run, cwd=tmp_path) as server:
+        output = "".join(server.output)
+    assert output.count("exported to") == 3
+    noise = ("torchvision is not installed", "TorchScript", "can cause an error", "Warning", "Attribute type")
+    assert [line for line in output.splitlines() if any(word in line for word in noise)] == []
 
 
 def test_load_script_small(serve_run: Path, tmp_path: Path) -> None:

@@ -125,6 +125,18 @@ def test_examples_truncation_and_errors_show(page) -> None:
     assert page.locator("#error").is_visible() and "only whitespace" in page.locator("#error").inner_text()
 
 
+def test_an_error_clears_the_previous_texts_results(page) -> None:
+    submit(page, TEXT)
+    assert page.locator(".card").count() == len(MODELS)
+    size = page.locator('.card[data-model="logistic_kd"] .size').inner_text()
+    assert re.search(r"params · \d+\.\d{2} MB on disk$", size), size
+    submit(page, "From: someone@example.com\nSubject: nothing else\n\n")
+    assert page.locator("#error").inner_text().startswith("nothing left after cleaning headers, quotes and signatures")
+    assert page.locator(".card").count() == 0 and page.locator("#summary").inner_text() == ""
+    submit(page, TEXT)
+    assert page.locator(".card").count() == len(MODELS) and not page.locator("#error").is_visible()
+
+
 def test_phone_width_has_no_sideways_scroll(browser, server) -> None:
     page = browser.new_page(viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True)
     page.goto(server.url)

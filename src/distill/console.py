@@ -44,7 +44,15 @@ KNOWN_NOISE = re.compile(
     r"Loading `train_dataloader` to estimate number of stepping batches|"
     r"Restoring states from the checkpoint path|Loaded model weights from the checkpoint)"
 )
-NOISY_WARNINGS = (r".*LeafSpec.*", r".*smaller than the logging interval.*", r".*does not have many workers.*", r".*Checkpoint directory .* exists and is not empty.*")
+NOISY_WARNINGS = (r".*LeafSpec.*", r".*smaller than the logging interval.*", r".*does not have many workers.*", r".*Checkpoint directory .* exists and is not empty.*",
+                  # The BiLSTM needs the TorchScript exporter (torch.export unrolls an LSTM over the traced length).
+                  r".*legacy TorchScript-based ONNX export.*",
+                  # Said of every exported LSTM; distill.export.verify checks each graph on another batch size
+                  # and length.
+                  r".*with a variable length with LSTM can cause an error.*",
+                  r".*The axis name: .* will not be used, since it shares the same shape constraints.*")
+# Loggers whose warnings are exporter chatter: torchvision ops it skips, attribute types it guesses.
+NOISY_LOGGERS = ("torch.onnx", "torch.onnx._internal.exporter._registration", "onnx_ir")
 
 
 class DropKnownNoise(logging.Filter):
@@ -61,7 +69,8 @@ def quiet_third_party() -> None:
         for handler in logging.getLogger(name).handlers:
             if not any(isinstance(existing, DropKnownNoise) for existing in handler.filters):
                 handler.addFilter(DropKnownNoise())
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def without_progress_bar_off_a_terminal(callbacks: list) -> tuple[list, bool]:

@@ -6,7 +6,8 @@
 
 Every stage whose ``metrics.json`` names a Lightning checkpoint becomes ``<out>/<stage>/``
 with ``model.onnx`` (float32, opset 18, dynamic batch and sequence axes), the preprocessing
-files (``features.json`` records the text cleaning too) and ``manifest.json``;
+files (``features.json`` records the text cleaning too), ``manifest.json`` and a model card
+``README.md`` (``distill.model_card``);
 ``distill.serving.load`` serves it. Each graph is checked against PyTorch on inputs of a
 shape it was not traced with. ``--format web`` writes each logistic student as one JSON file
 for the browser instead (``distill.web_export``).
@@ -33,8 +34,10 @@ from torch import nn
 from distill.atomic import atomic_path, write_bytes, write_text
 from distill.errors import UserError
 from distill.logit_store import file_sha256
+from distill.model_card import write_card
 from distill.module import ClassifierModule
 from distill.run_folder import artefact, networks, read_record
+from distill.nets.size import weights_size
 from distill.serving.preprocessing import Preprocessing
 from distill.web_export import export_web, is_tfidf_student
 
@@ -95,6 +98,7 @@ def export_stage(stage: Path, out: Path) -> Path:
         "checkpoint_sha256": file_sha256(checkpoint),
         "role": record["role"],
         "net": type(net).__name__,
+        "params": int(weights_size(net)["params"]),
         "kind": preprocessing.kind,
         "onnx": "model.onnx",
         "inputs": inputs,
@@ -108,6 +112,7 @@ def export_stage(stage: Path, out: Path) -> Path:
         "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
     }
     write_text(out / "manifest.json", json.dumps(manifest, indent=2))
+    write_card(stage, out)
     return out
 
 
@@ -146,8 +151,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="onnx: every network, for distill.serving; web: logistic students as JSON for a browser")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
-    from distill.console import user_errors
+    from distill.console import quiet_third_party, user_errors
 
+    quiet_third_party()
     with user_errors(parser, args.debug):
         export_run(args.run, args.out, args.format)
 

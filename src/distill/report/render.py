@@ -41,7 +41,7 @@ def summary_markdown(report: dict) -> list[str]:
     for name, row in report["summary"].items():
         latency = "-" if row["latency_ms"] is None else f"{row['latency_ms']:.2f} ({row['latency_runtime']})"
         rows.append([name, row["role"], _number(row["val_acc"]), _number(row["test_acc"]),
-                     _number(row["test_f1_macro"]), _count(row["params"]), _number(row["weights_mb"], 2), latency,
+                     _number(row["test_f1_macro"]), _count(row["params"]), _number(row.get("size_mb"), 2), latency,
                      _number(row["agreement"]),
                      *([_number(row.get("agreement_teacher"))] if with_teacher else []),
                      _number(row["cosine"]), _number(row["kl"]), _number(row["ece"])])
@@ -92,7 +92,9 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
              f"Latency: median batch-1 ms per document, fastest runtime, from {', '.join(report['inference'])}."
              if report["inference"] else "Latency: not measured on this run (-). To fill the column: "
              f"`python benchmarks/inference.py {report['run_dir']}`, then `python -m distill.report "
-             f"{report['run_dir']} --inference benchmarks/results/inference.json`.", "", "## Summary", "",
+             f"{report['run_dir']} --inference {report['run_dir']}/inference.json`.",
+             "Size: MB on disk of what `distill.web` serves (`distill.serving.size`); - where the run kept no model.",
+             "", "## Summary", "",
              *summary_markdown(report), "", "## Plots", ""]
     lines += [f"![{title}]({file})" for title, file in figures.items()]
     lines += ["", "## Dark knowledge", "", *dark_knowledge_markdown(report),

@@ -14,6 +14,7 @@ from distill import evaluation
 from distill.data.corpus import Corpus
 from distill.report.collect import SPLIT, Stage, load_latency, load_stages, stage_order
 from distill.run_folder import distillation_teacher, single_teacher
+from distill.serving.size import served_size_mb
 
 TOP_K = 5
 DARK_KNOWLEDGE_DOCS = 5
@@ -142,6 +143,7 @@ def build_report(run_dir: str | Path, corpus: Corpus, plan: dict[str, list[str]]
         "reference_teacher": reference.name if reference else None,
         "inference": [str(path) for path in inference if str(path) in sources] or None,  # those that counted, in order
         "summary": {name: summary_row(stage, labels, reference, teacher, latency.get(name))
+                    | {"size_mb": served_size_mb(run_dir / name, run_dir / "export" / name)}  # as /models gives it
                     for name, stage in stages.items()},
         "left_out": left_out,
         "per_class": {name: per_class_scores(stage, labels, names) for name, stage in stages.items()},

@@ -28,6 +28,7 @@ from distill.errors import UserError
 from distill.probability import softmax
 from distill.run_folder import artefact, read_record
 from distill.serving.preprocessing import Preprocessing, clean
+from distill.serving.size import size_on_disk_mb
 from distill.student_ensemble import blend, undecided
 
 RUNTIMES = ("pytorch", "onnxruntime", "sklearn")
@@ -48,8 +49,8 @@ class Predictor(Protocol):
 class LoadedModel:
     """A model ready to predict, and what it costs to ship.
 
-    ``params`` is None where the runtime cannot say (an ONNX graph). ``size_mb`` counts
-    everything loaded from disk: weights or model file, plus preprocessing.
+    ``params`` and ``size_mb`` are as ``distill.serving.size`` defines them (``params`` is None
+    for an ONNX export older than its manifest's ``params``).
     """
 
     name: str
@@ -69,10 +70,6 @@ class LoadedModel:
         return [self.labels[index] for index in self.predict_proba(texts).argmax(axis=1)]
 
 
-def megabytes(*paths: Path) -> float:
-    """Bytes on disk of these files, and of every file in these folders."""
-    files = [file for path in paths for file in ([path] if path.is_file() else sorted(path.iterdir()))]
-    return sum(file.stat().st_size for file in files) / 2**20
 
 
 def from_checkpoint(stage: str | Path, threads: int | None = None) -> LoadedModel:
@@ -86,7 +83,8 @@ def from_checkpoint(stage: str | Path, threads: int | None = None) -> LoadedMode
     record = read_record(stage)
     if threads:
         torch.set_num_threads(threads)
-    net = ClassifierModule.load_from_checkpoint(artefact(stage, record), map_location="cpu").net.float().eval()
+    checkpoint = artefact(stage, record)
+    net = ClassifierModule.load_from_checkpoint(checkpoint, map_location="cpu").net.float().eval()
     preprocessing = Preprocessing(stage / record["features"])
 
     def proba(texts: list[str]) -> np.ndarray:
@@ -96,7 +94,7 @@ def from_checkpoint(stage: str | Path, threads: int | None = None) -> LoadedMode
 
     size = weights_size(net)
     return LoadedModel(record["model"], "pytorch", preprocessing.labels, proba, int(size["params"]),
-                       size["weights_mb"], size["weights_mb"] + megabytes(*preprocessing.files),
+                       size["weights_mb"], size_on_disk_mb(checkpoint, *preprocessing.files),
                        preprocessing.max_length, _truncated(preprocessing))
 
 
@@ -117,9 +115,9 @@ def from_onnx(folder: str | Path, threads: int | None = None) -> LoadedModel:
     def proba(texts: list[str]) -> np.ndarray:
         return softmax(session.run(["logits"], preprocessing(texts))[0])
 
-    model_mb = megabytes(path)
-    return LoadedModel(manifest["model"], "onnxruntime", preprocessing.labels, proba, None, model_mb,
-                       model_mb + megabytes(*preprocessing.files), preprocessing.max_length, _truncated(preprocessing))
+    return LoadedModel(manifest["model"], "onnxruntime", preprocessing.labels, proba, manifest.get("params"),
+                       size_on_disk_mb(path), size_on_disk_mb(path, *preprocessing.files), preprocessing.max_length,
+                       _truncated(preprocessing))
 
 
 def from_sklearn(stage: str | Path, threads: int | None = None) -> LoadedModel:
@@ -140,7 +138,7 @@ def from_sklearn(stage: str | Path, threads: int | None = None) -> LoadedModel:
         return softmax(model.decision_function(texts))  # SVMs: scores, same argmax
 
     return LoadedModel(record["model"], "sklearn", record["labels"], proba, int(weights.size + intercept.size),
-                       (weights.nbytes + intercept.nbytes) / 2**20, megabytes(path))
+                       (weights.nbytes + intercept.nbytes) / 2**20, size_on_disk_mb(path))
 
 
 def average(name: str, members: list[LoadedModel], weights: list[float]) -> LoadedModel:

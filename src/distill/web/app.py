@@ -6,16 +6,18 @@
     GET  /openapi.json
 
 The body of /predict is read here rather than by FastAPI, so that each bad request (wrong
-content type, over the size limit, not UTF-8, not JSON, bad fields, unknown models) gets its
-own 4xx with the problem and the fix. Models run in the threadpool, one call at a time each
-(``distill.web.models.Served``). Nothing loads from another origin: the page's files come from
-``static/`` only, which ``Content-Security-Policy: default-src 'self'`` enforces in the
-browser; FastAPI's /docs page (Swagger UI from a CDN) is off.
+content type or charset, over the size limit, not UTF-8, not JSON or nested too deep, bad
+fields, unknown models, a text with nothing left after cleaning) gets its own 4xx with the
+problem and the fix; a client that leaves before its body arrived is one log line. Models run
+in the threadpool, one call at a time each (``distill.web.models.Served``). Nothing loads from
+another origin: the page's files come from ``static/`` only, which ``Content-Security-Policy:
+default-src 'self'`` enforces in the browser; FastAPI's /docs page (Swagger UI from a CDN) is off.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -25,33 +27,75 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from distill.web.models import Catalogue
+from distill.serving.preprocessing import clean
 from distill.web.predict import predict_all
 from distill.web.schema import MAX_TEXT_BYTES, Health, ModelsResponse, PredictRequest, PredictResponse
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY_BYTES = 6 * MAX_TEXT_BYTES + 10_000  # JSON may escape a character as \uXXXX: 6 bytes
+FULL_CLEANING = {"strip": ["headers", "footers", "quotes"]}  # what the page promises to strip
+NAMES_SHOWN = 5  # an unknown-model error lists this many names, and the count
 ERRORS = {status: {"description": why, "content": {"application/json": {"example": {"detail": "problem: fix"}}}}
-          for status, why in [(400, "body not UTF-8, or not JSON"), (413, f"text over {MAX_TEXT_BYTES} bytes"),
-                              (415, "Content-Type is not application/json"),
-                              (422, "missing, empty or mistyped field, or unknown model")]}
+          for status, why in [(400, "body not UTF-8, not JSON, or JSON nested too deep"),
+                              (413, f"text over {MAX_TEXT_BYTES} bytes"),
+                              (415, "Content-Type is not application/json, or its charset is not UTF-8"),
+                              (422, "missing, empty or mistyped field, unknown model, or nothing left after "
+                                    "cleaning headers, quotes and signatures")]}
+log = logging.getLogger("distill.web")
+
+
+def check_content_type(content_type: str) -> None:
+    """JSON is UTF-8 (RFC 8259): any other charset is refused rather than decoded wrongly."""
+    media, *parameters = [part.strip().lower() for part in content_type.split(";")]
+    if media != "application/json":
+        raise HTTPException(415, f"Content-Type is {content_type or 'missing'!r}: send the body as JSON with "
+                                 "Content-Type: application/json")
+    charset = next((value.strip('"') for key, _, value in (p.partition("=") for p in parameters)
+                    if key.strip() == "charset"), "utf-8")
+    if charset not in ("utf-8", "utf8"):
+        raise HTTPException(415, f"charset {charset[:40]!r} is not supported: encode the JSON as UTF-8 "
+                                 "(Content-Type: application/json or application/json; charset=utf-8)")
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, at most MAX_BODY_BYTES; a client gone before it all arrived is logged in one line."""
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise HTTPException(413, f"the body is over {MAX_BODY_BYTES} bytes: send at most {MAX_TEXT_BYTES} "
+                                         "bytes of text")
+    except ClientDisconnect:
+        client = request.client
+        where = f"{client.host}:{client.port}" if client else "a client"
+        log.warning("%s disconnected after %d bytes of its request body", where, len(body))
+        raise HTTPException(400, "the connection closed before the whole body arrived") from None
+    return bytes(body)
+
+
+def unknown_models(unknown: list[str], known: list[str]) -> str:
+    """Name a few of each list and count them: neither a request nor the catalogue is echoed whole."""
+    def few(names: list[str]) -> str:
+        shown = ", ".join(repr(name if len(name) <= 40 else name[:40] + "...") for name in names[:NAMES_SHOWN])
+        return shown + (f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else "")
+
+    return (f"unknown models {few(unknown)}: choose among the {len(known)} served ({few(known)}; "
+            "GET /models lists them all), or leave models out for all of them")
 
 
 async def read_request(request: Request, known: list[str]) -> PredictRequest:
     """The validated body of a /predict request; an HTTPException names what is wrong and the fix."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.split(";")[0].strip().lower() != "application/json":
-        raise HTTPException(415, f"Content-Type is {content_type or 'missing'!r}: send the body as JSON with "
-                                 "Content-Type: application/json")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise HTTPException(413, f"the body is over {MAX_BODY_BYTES} bytes: send at most {MAX_TEXT_BYTES} "
-                                     "bytes of text")
+    check_content_type(request.headers.get("content-type", ""))
+    body = await read_body(request)
     try:
         data = json.loads(body.decode("utf-8"))
+    except RecursionError:
+        raise HTTPException(400, 'the JSON is nested too deep: send an object such as {"text": "...", '
+                                 '"models": ["teacher"]}') from None
     except UnicodeDecodeError as error:
         raise HTTPException(400, f"the body is not valid UTF-8 (byte {error.start}): encode the JSON as UTF-8")
     except json.JSONDecodeError as error:
@@ -61,6 +105,8 @@ async def read_request(request: Request, known: list[str]) -> PredictRequest:
         raise HTTPException(422, f'the body is a JSON {type(data).__name__}: send an object such as {{"text": "..."}}')
     try:
         payload = PredictRequest.model_validate(data)
+    except RecursionError:
+        raise HTTPException(422, 'a field is nested too deep (expected {"text": string, "models": [names]})') from None
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, item['loc'])) or 'body'}: {item['msg']}" for item in error.errors())
         raise HTTPException(422, f"{problems} (expected {{\"text\": string, \"models\": [names] or left out}})")
@@ -69,8 +115,7 @@ async def read_request(request: Request, known: list[str]) -> PredictRequest:
         raise HTTPException(422, "models is an empty list: name at least one, or leave models out for all of them")
     unknown = [name for name in payload.models or [] if name not in known]
     if unknown:
-        raise HTTPException(422, f"unknown models {unknown}: choose from {known} (GET /models), "
-                                 "or leave models out for all of them")
+        raise HTTPException(422, unknown_models(unknown, known))
     return payload
 
 
@@ -84,6 +129,9 @@ def check_text(text: str) -> None:
     if size > MAX_TEXT_BYTES:
         raise HTTPException(413, f"text is {size} bytes of UTF-8, over the limit of {MAX_TEXT_BYTES} (100 KB): "
                                  "send the first part of it")
+    if not any(character.isalnum() for character in clean([text], FULL_CLEANING)[0]):
+        raise HTTPException(422, "nothing left after cleaning headers, quotes and signatures: send the body of "
+                                 "a message, with some words in it")
 
 
 def create_app(catalogue: Catalogue) -> FastAPI:

@@ -57,8 +57,10 @@ class ModelInfo(BaseModel):
     name: str
     role: str
     runtime: str
-    size_mb: float
-    params: int | None
+    size_mb: float = Field(description="MiB on disk of what is served: model file and preprocessing files, or "
+                                       "the pickle (the ensemble: its members'); see distill.serving.size")
+    params: int | None = Field(description="learned numbers (weights and biases); null for an ONNX export "
+                                           "written before exports recorded it")
     max_length: int | None
     test_acc: float | None = Field(description="from the stage's metrics.json "
                                                "(the ensemble's: from its members' test logits)")

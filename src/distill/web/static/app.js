@@ -40,6 +40,12 @@ function el(tag, className, text) {
   return node;
 }
 
+function count(value) { // as the report writes a parameter count
+  if (value >= 1e6) return `${(value / 1e6).toFixed(1)}M`;
+  if (value >= 1e3) return `${(value / 1e3).toFixed(1)}k`;
+  return String(value);
+}
+
 function ms(value) {
   return `${value < 1 ? value.toFixed(2) : value.toFixed(1)} ms`;
 }
@@ -78,7 +84,8 @@ function card(result) {
     node.append(line);
   }
   const accuracy = info.test_acc == null ? "test acc n/a" : `test acc ${info.test_acc.toFixed(3)}`;
-  node.append(el("p", "meta", `${accuracy} · ${info.size_mb == null ? "?" : info.size_mb.toFixed(1)} MB`));
+  const params = info.params == null ? "" : ` · ${count(info.params)} params`;
+  node.append(el("p", "meta size", `${accuracy}${params} · ${info.size_mb.toFixed(2)} MB on disk`));
   return node;
 }
 
@@ -102,11 +109,14 @@ async function classify(event) {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ text: $("text").value }),
     });
-    const body = await reply.json();
+    const body = await reply.json().catch(() => ({}));
     if (!reply.ok) throw new Error(body.detail || `HTTP ${reply.status}`);
     $("summary").textContent = summarize(body);
     $("results").replaceChildren(...body.results.map(card));
   } catch (error) {
+    // the cards answered an earlier text: under this error they would pass for this text's answer
+    $("summary").textContent = "";
+    $("results").replaceChildren();
     $("error").textContent = error.message;
     $("error").hidden = false;
   } finally {
