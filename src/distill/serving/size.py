@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from distill.run_folder import is_current, read_record
+
 PREPROCESSING_FILES = ("features.json", "tokenizer.json")
 
 
@@ -29,9 +31,7 @@ def preprocessing_files(folder: Path) -> list[Path]:
 def served_files(stage: Path, export: Path | None = None) -> list[Path]:
     """What a server loads for ``stage``: its ONNX export when current (``export``), else its checkpoint
     or pickle; none when the stage kept no model (logits only)."""
-    from distill.serving.predictors import is_current, stage_record
-
-    record = stage_record(stage)
+    record = read_record(stage)
     checkpoint = record.get("checkpoint") or {}
     if checkpoint.get("format") == "lightning" and export is not None and is_current(stage, export):
         manifest = json.loads((export / "manifest.json").read_text())
