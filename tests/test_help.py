@@ -44,3 +44,11 @@ def test_help_lists_every_option_of_every_group(script: str, tmp_path: Path) -> 
         assert options <= listed.get(group, set()), (group, options - listed.get(group, set()))
     assert "my_net" in listed["model"]  # the user's own, through --config-dir
     assert "distill-pipeline experiment=quickstart" in done.stdout
+
+
+def test_the_configuration_doc_names_every_option_of_every_group() -> None:
+    rows = {match[0]: match[1] for match in re.findall(r"^\| `([\w/]+)` \|(.*)$",
+                                                     (ROOT / "docs" / "configuration.md").read_text(), re.M)}
+    for group, options in shipped_options().items():
+        assert group in rows, group
+        assert {option for option in options if f"`{option}`" not in rows[group]} == set(), group
