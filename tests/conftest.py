@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
 import random
+import shutil
 import sys
 import tarfile
+from collections.abc import Callable
 from types import ModuleType
 from pathlib import Path
 
@@ -149,7 +152,31 @@ def pipeline_shaped_run(root: Path, archive: Path, stages: dict[str, list[str]],
     return root / "run"
 
 
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that ``build`` fills once per test session, under pytest-xdist too: the workers'
+    temporary folders share a parent, where the first worker to ask builds it under a file lock."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    from filelock import FileLock
+
+    folder = tmp_path_factory.getbasetemp().parent / name
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".built").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def serve_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> Path:
-    """A pipeline-shaped run for the web server: teacher, two distilled students, a classic model, its config."""
-    return pipeline_shaped_run(tmp_path_factory.mktemp("serve"), corpus_archive, SERVE_STAGES, "trainer.max_epochs=2")
+    """A pipeline-shaped run for the web server: teacher, two distilled students, a classic model, its config.
+    Trained once per session; each worker serves its own copy, since a server writes its exports into the run."""
+    shared = built_once(tmp_path_factory, "serve_run", lambda root: pipeline_shaped_run(
+        root, corpus_archive, SERVE_STAGES, "trainer.max_epochs=2"))
+    own = tmp_path_factory.mktemp("serve") / "run"
+    shutil.copytree(shared / "run", own)
+    return own

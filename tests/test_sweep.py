@@ -1,4 +1,7 @@
-"""Real Hydra multiruns: a grid with one failing job and its summary, submitit, an Optuna search."""
+"""Real Hydra multiruns: a grid with failing jobs and its summary, submitit, an Optuna search.
+
+The sweeps run as the README's does, after the quickstart: ``experiment=quickstart`` finds the
+teacher's logits in the cache the quickstart wrote (shrunk here to the synthetic corpus)."""
 
 from __future__ import annotations
 
@@ -15,28 +18,40 @@ from distill import sweep_report
 from distill.cli.runners import run
 
 
+QUICKSTART = ["experiment=quickstart", "data.categories=[comp.graphics,rec.autos,sci.space]",
+              "data.labelled_fraction=1.0", "teacher.max_length=32"]
+
+
 @pytest.fixture(scope="module")
 def tiny_cache(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> Path:
+    """The cache folder after a (tiny) quickstart: its teacher's logit store."""
     tmp = tmp_path_factory.mktemp("sweep_teacher")
-    cfg = make_cfg(tmp, corpus_archive, ["model=teacher_minilm", "trainer.max_epochs=2"])
+    cfg = make_cfg(tmp, corpus_archive, [*QUICKSTART, "model=teacher_minilm", "trainer.max_epochs=2"])
     run(cfg)
-    return Path(cfg.teacher.logits)
+    assert Path(cfg.teacher.logits) == tmp / "cache" / "quickstart" / "teacher_logits.npz"
+    return tmp / "cache"
 
 
 def test_multirun_sweep_then_summary(tiny_cache: Path, corpus_archive: Path, tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     command = [
-        sys.executable, "train.py", "-m", "model=logistic", "distill.temperature=1,4",
+        sys.executable, "train.py", "-m", *QUICKSTART, "model=logistic", "distill.temperature=1,4",
         "distill.alpha=0.2,0.8,1.5",  # 1.5 is invalid: those two jobs fail, the others must finish
-        f"data.archive={corpus_archive}", f"teacher.logits={tiny_cache}", "teacher.max_length=32",
+        f"data.archive={corpus_archive}", f"paths.cache_dir={tiny_cache}",
         "data.val_fraction=0.2", "trainer.accelerator=cpu", "trainer.max_epochs=2",
         "++trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false",
         "++callbacks.progress_bar=null", f"hydra.sweep.dir={sweep_dir}",
     ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    assert result.returncode != 0, "a sweep with failed jobs must not exit 0"
-    assert "distill.alpha must be in [0, 1]" in result.stderr
+    assert result.returncode == 2, "a sweep with failed jobs must not exit 0"
+    said = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr and len(said) == 4, result.stderr[-3000:]  # two lines per failed job
+    assert said[0] == said[2] == "error: distill.alpha must be in [0, 1], got 1.5"
+    assert said[1] == f"(the failed job's folder: {sweep_dir / '2'})"
+    assert result.stdout.strip().splitlines()[-3:] == [
+        "failed jobs: 2, 5 (the others finished)", f"sweep folder: {sweep_dir}",
+        f"its summary: python -m distill.sweep_report {sweep_dir}"]
 
     best = sweep_report.main([str(sweep_dir)])
     runs = sweep_report.collect_runs(sweep_dir)
@@ -57,8 +72,8 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(tiny_cache: Path, corpus_a
     sweep_dir = tmp_path / "sweep"
     command = [
         sys.executable, "train.py", "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
-        "model=logistic", "distill.alpha=0.3,0.7", f"data.archive={corpus_archive}",
-        f"teacher.logits={tiny_cache}", "teacher.max_length=32", "data.val_fraction=0.2",
+        *QUICKSTART, "model=logistic", "distill.alpha=0.3,0.7", f"data.archive={corpus_archive}",
+        f"paths.cache_dir={tiny_cache}", "data.val_fraction=0.2",
         "trainer.accelerator=cpu", "trainer.max_epochs=1", "++trainer.enable_progress_bar=false",
         "++callbacks.progress_bar=null", f"hydra.sweep.dir={sweep_dir}",
     ]
@@ -75,8 +90,8 @@ def test_optuna_search_writes_the_best_trial(tiny_cache: Path, corpus_archive: P
     sweep_dir = tmp_path / "sweep"
     command = [
         sys.executable, "train.py", "-m", "hparams_search=distill_optuna", "hydra.sweeper.n_trials=3",
-        "model=logistic", f"data.archive={corpus_archive}", f"teacher.logits={tiny_cache}",
-        "teacher.max_length=32", "data.val_fraction=0.2", "trainer.accelerator=cpu", "trainer.max_epochs=2",
+        *QUICKSTART, "model=logistic", f"data.archive={corpus_archive}", f"paths.cache_dir={tiny_cache}",
+        "data.val_fraction=0.2", "trainer.accelerator=cpu", "trainer.max_epochs=2",
         "++trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false",
         "++callbacks.progress_bar=null", f"hydra.sweep.dir={sweep_dir}",
     ]
@@ -92,3 +107,41 @@ def test_optuna_search_writes_the_best_trial(tiny_cache: Path, corpus_archive: P
     best_overrides = {f"{name}={value}" for name, value in results["best_params"].items()}
     best_runs = [run for run in runs if run["metrics"]["val/acc_best"] == pytest.approx(results["best_value"])]
     assert any(best_overrides <= set(run["overrides"]) for run in best_runs)  # ties: any best trial
+
+
+def test_a_completed_sweep_ends_with_its_folder(tiny_cache: Path, corpus_archive: Path, tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    result = subprocess.run([
+        sys.executable, "train.py", "-m", *QUICKSTART, "model=logistic", "distill.alpha=0.5,0.9",
+        f"data.archive={corpus_archive}", f"paths.cache_dir={tiny_cache}", "data.val_fraction=0.2",
+        "trainer.max_epochs=1", f"hydra.sweep.dir={sweep_dir}",
+    ], cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-2:] == [
+        f"sweep folder: {sweep_dir}", f"its summary: python -m distill.sweep_report {sweep_dir}"]
+
+    summary = subprocess.run([sys.executable, "-m", "distill.sweep_report", str(sweep_dir)],
+                             capture_output=True, text=True, timeout=300)
+    assert "no heatmap: the completed jobs have a single temperature value (2)" in summary.stdout, summary.stdout
+    assert not (sweep_dir / "heatmap.png").exists()
+
+
+def test_a_sweep_without_the_teacher_logits_is_two_lines(corpus_archive: Path, tmp_path: Path) -> None:
+    """The README's sweep before the quickstart (or with another cache): no store to distil from."""
+    result = subprocess.run([
+        sys.executable, "train.py", "-m", *QUICKSTART, "model=logistic", "distill.alpha=0.5",
+        f"data.archive={corpus_archive}", f"paths.cache_dir={tmp_path / 'empty'}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ], cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    said = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "Traceback" not in result.stderr and len(said) == 2, result.stderr[-3000:]
+    assert said[0].startswith("error: ") and "empty/quickstart/teacher_logits.npz" in said[0]
+    assert said[1] == f"(the failed job's folder: {tmp_path / 'sweep' / '0'})"
+
+
+def test_a_bad_sweep_folder_is_two_lines(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "distill.sweep_report", str(tmp_path / "nowhere")],
+                          capture_output=True, text=True, timeout=300)
+    said = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(said) == 2, done.stderr
+    assert said[0].startswith("usage: python -m distill.sweep_report") and "nowhere holds no job folders" in said[1]

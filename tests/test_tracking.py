@@ -132,6 +132,7 @@ def test_multirun_jobs_share_one_group(offline: dict[str, str], tmp_path: Path, 
     assert result.returncode == 0, result.stderr[-2000:]
 
     (sweep_dir,) = tmp_path.glob("train-multirun/*")
+    assert f"sweep folder: {sweep_dir}" in result.stdout  # the default folder, named at the end
     runs = [run_record(wandb_records(sweep_dir / job)) for job in ("0", "1")]
     assert runs[0].run_id != runs[1].run_id
     assert runs[0].run_group == runs[1].run_group == sweep_dir.name

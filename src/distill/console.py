@@ -42,7 +42,7 @@ def user_errors(parser: argparse.ArgumentParser | None = None, debug: bool = Fal
 KNOWN_NOISE = re.compile(
     r"^(💡 Tip:|GPU available: False|TPU available:|HPU available:|Seed set to|"
     r"Loading `train_dataloader` to estimate number of stepping batches|"
-    r"Restoring states from the checkpoint path|Loaded model weights from the checkpoint)"
+    r"Restoring states from the checkpoint path|Loaded model weights from the checkpoint|`Trainer.fit` stopped:)"
 )
 NOISY_WARNINGS = (r".*LeafSpec.*", r".*smaller than the logging interval.*", r".*does not have many workers.*", r".*Checkpoint directory .* exists and is not empty.*",
                   # The BiLSTM needs the TorchScript exporter (torch.export unrolls an LSTM over the traced length).

@@ -22,6 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import yaml  # noqa: E402
 
 from distill import atomic  # noqa: E402
+from distill.console import user_errors  # noqa: E402
+from distill.errors import UserError  # noqa: E402
 
 REPORTED = ("val/acc_best", "test/acc", "test/f1_macro", "test/agreement")
 
@@ -43,7 +45,8 @@ def collect_runs(sweep_dir: Path) -> list[dict]:
             "metrics": record.get("metrics", {}),
         })
     if not runs:
-        raise FileNotFoundError(f"{sweep_dir} holds no job folders with .hydra/overrides.yaml")
+        raise UserError(f"{sweep_dir} holds no job folders with .hydra/overrides.yaml: give the folder "
+                        "a multirun printed at its end (sweep folder: logs/train-multirun/<time>)")
     return runs
 
 
@@ -81,8 +84,9 @@ def write_tables(ordered: list[dict], sweep_dir: Path) -> str:
     return markdown
 
 
-def draw_heatmap(runs: list[dict], metric: str, path: Path) -> bool:
-    """Best ``metric`` per (temperature, alpha); False when the sweep does not vary both."""
+def draw_heatmap(runs: list[dict], metric: str, path: Path) -> str:
+    """Best ``metric`` per (temperature, alpha); returns the line that says where it is, or why
+    there is none (the sweep does not vary both)."""
     cells: dict[tuple[float, float], float] = {}
     for run in runs:
         if run["status"] != "completed" or "temperature" not in run["distill"]:
@@ -91,8 +95,11 @@ def draw_heatmap(runs: list[dict], metric: str, path: Path) -> bool:
         cells[key] = max(cells.get(key, -math.inf), _score(run, metric))
     temperatures = sorted({t for t, _ in cells})
     alphas = sorted({a for _, a in cells})
-    if len(temperatures) < 2 or len(alphas) < 2:
-        return False
+    single = [f"a single {name} value ({', '.join(f'{v:g}' for v in values) or 'none completed'})"
+              for name, values in (("temperature", temperatures), ("alpha", alphas)) if len(values) < 2]
+    if single:
+        return (f"no heatmap: the completed jobs have {' and '.join(single)}; "
+                "sweep distill.temperature and distill.alpha over two values or more for one")
     grid = [[cells.get((t, a), math.nan) for a in alphas] for t in temperatures]
     figure, axes = plt.subplots(figsize=(1.2 * len(alphas) + 2, 0.8 * len(temperatures) + 1.5))
     image = axes.imshow(grid, cmap="viridis", aspect="auto")
@@ -110,19 +117,22 @@ def draw_heatmap(runs: list[dict], metric: str, path: Path) -> bool:
     with atomic.atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=120)
     plt.close(figure)
-    return True
+    return f"heatmap: {path}"
 
 
 def main(argv: list[str] | None = None) -> dict | None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m distill.sweep_report", description=__doc__,
+                                     usage="%(prog)s <sweep folder> [--metric M] [--debug]",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun folder")
     parser.add_argument("--metric", default="val/acc_best", help="selection metric (validation only)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
-    runs = collect_runs(args.sweep_dir)
+    with user_errors(parser, args.debug):
+        runs = collect_runs(args.sweep_dir)
     ordered, best = summarise(runs, args.metric)
     print(write_tables(ordered, args.sweep_dir))
-    if draw_heatmap(runs, args.metric, args.sweep_dir / "heatmap.png"):
-        print(f"heatmap: {args.sweep_dir / 'heatmap.png'}")
+    print(draw_heatmap(runs, args.metric, args.sweep_dir / "heatmap.png"))
     if best is None:
         print("no job completed")
     else:

@@ -28,9 +28,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from distill import atomic
 from distill.cli.config import CONF_DIR, load_splits
-from distill.cli.hydra_errors import report_user_error
+from distill.cli.hydra_errors import quiet_unless_verbose, report_user_error
 from distill.cli.runners import record_failure, role_of, run, signature_of, verify_published
-from distill.console import quiet_third_party
 from distill.errors import UserError
 from distill.logit_store import LogitStore, LogitStoreError
 
@@ -185,11 +184,11 @@ def run_pipeline(
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="pipeline")
 def main(cfg: DictConfig) -> None:
-    quiet_third_party()
+    quiet_unless_verbose()
     try:
         # pipeline.* chooses stages; every other override of this command goes to each stage
         overrides = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith("pipeline.")]
         run_pipeline(stage_overrides(cfg), overrides, Path(cfg.paths.output_dir), list(plan_stages(cfg)))
     except Exception as error:
-        report_user_error(error, cfg.paths.output_dir)
-        raise
+        if not report_user_error(error, cfg.paths.output_dir):
+            raise

@@ -39,7 +39,9 @@ def report(run_dir: Path, inference: Sequence[Path], out: Path | None) -> dict:
     return result
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> None:
+    """The console script ``distill-report``: returns nothing, since a console script exits with
+    what its function returns."""
     parser = argparse.ArgumentParser(prog="python -m distill.report", description=__doc__.splitlines()[0],
                                      usage="%(prog)s <run> [--inference FILE ...] [--out DIR] [--debug]")
     parser.add_argument("run_dir", type=Path, help="a pipeline run folder (logs/pipeline/<time>)")
@@ -50,4 +52,4 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     inference = args.inference or ([DEFAULT_INFERENCE] if DEFAULT_INFERENCE.is_file() else [])
     with user_errors(parser, args.debug):
-        return report(args.run_dir, inference, args.out)
+        report(args.run_dir, inference, args.out)

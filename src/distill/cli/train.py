@@ -12,13 +12,14 @@ sweeps read those.
 
 from __future__ import annotations
 
+import math
+
 import hydra
 from omegaconf import DictConfig
 
 from distill.cli.config import CONF_DIR
-from distill.cli.hydra_errors import report_user_error
+from distill.cli.hydra_errors import quiet_unless_verbose, report_user_error
 from distill.cli.runners import record_failure, run
-from distill.console import quiet_third_party
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
@@ -26,13 +27,15 @@ def main(cfg: DictConfig) -> float | None:
     """Returns ``optimized_metric`` (default: the best validation accuracy), which sweepers optimise;
     None for a run with no such score (``model=transfer_labels`` labels, it is not scored).
 
-    A failed run leaves ``metrics.json`` with its error, so a sweep summary can list it.
+    A failed run leaves ``metrics.json`` with its error, so a sweep summary can list it. A multirun
+    job that fails on a user error returns NaN (a failed trial to Optuna) instead of raising.
     """
-    quiet_third_party()
+    quiet_unless_verbose()
     try:
         metrics = run(cfg)
     except Exception as error:
         record_failure(cfg, error)
-        report_user_error(error, cfg.paths.output_dir)
+        if report_user_error(error, cfg.paths.output_dir):
+            return math.nan  # a multirun job: the sweep goes on, and its end reports the failure
         raise
     return metrics.get(cfg.get("optimized_metric", "val/acc_best"))
