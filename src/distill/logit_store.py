@@ -16,6 +16,7 @@ import json
 import os
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +29,6 @@ from distill.data.corpus import Corpus
 from distill.errors import UserError
 
 FORMAT_VERSION = 2
-SOURCES = ("teacher", "student", "classic", "ensemble", "transfer")
 
 
 class LogitStoreError(UserError):
@@ -43,11 +43,6 @@ class TeacherSpec:
     max_length: int
     logits: str
     ckpt_path: str | None = None
-
-    def tokenizer_sha256(self) -> str:
-        from distill.features import WordPieceFeatures
-
-        return WordPieceFeatures(self.pretrained, self.max_length).fingerprint()
 
 
 def file_sha256(path: str | Path) -> str:
@@ -73,34 +68,16 @@ def recorded_source(path: str | Path) -> dict[str, Any]:
         return {}
 
 
-def _checksum(ids: dict[str, np.ndarray], logits: dict[str, np.ndarray], manifest: dict | None) -> str:
-    """SHA-256 of ids and logits per split and, from format 2 on, of the manifest itself."""
+def _checksum(ids: dict[str, np.ndarray], logits: dict[str, np.ndarray], manifest: dict) -> str:
+    """SHA-256 of ids and logits per split and of the manifest itself (but its own checksum)."""
     digest = hashlib.sha256()
     for split in sorted(ids):
         digest.update(split.encode())
         digest.update(np.ascontiguousarray(ids[split], dtype=np.int64).tobytes())
         digest.update(np.ascontiguousarray(logits[split], dtype=np.float32).tobytes())
-    if manifest is not None:
-        signed = {key: value for key, value in manifest.items() if key != "sha256"}
-        digest.update(json.dumps(signed, sort_keys=True).encode())
+    signed = {key: value for key, value in manifest.items() if key != "sha256"}
+    digest.update(json.dumps(signed, sort_keys=True).encode())
     return digest.hexdigest()
-
-
-def _upgrade(manifest: dict) -> dict:
-    """A format-1 manifest (source under ``teacher``, a checkpoint path) as format 2."""
-    old = dict(manifest.pop("teacher"))
-    old.pop("checkpoint", None)  # an absolute path of the machine that wrote it
-    if "members" in old:
-        kind = "ensemble"
-    elif "search" in old:
-        kind = "classic"
-    else:
-        kind = "teacher" if old.get("tokenizer_sha256") else "student"
-    model = old.pop("pretrained") if kind in ("classic", "student") else {"teacher": "teacher"}.get(kind, "teacher_ensemble")
-    # Format 1 hashed the tokenizer with the truncation state of its last use: not comparable, so not kept.
-    old.pop("tokenizer_sha256", None)
-    manifest.pop("logits_sha256")
-    return {**manifest, "format": FORMAT_VERSION, "source": {"kind": kind, "model": model, **old}}
 
 
 def to_float16(logits: np.ndarray) -> np.ndarray:
@@ -130,7 +107,7 @@ class LogitStore:
 
     @property
     def source(self) -> dict[str, Any]:
-        """What made these logits: ``kind`` (one of SOURCES), ``model`` and its details."""
+        """What made these logits: ``kind`` (the role of the run that made them), ``model`` and its details."""
         return self.manifest["source"]
 
     def aligned(self, split: str, ids: np.ndarray) -> np.ndarray:
@@ -187,12 +164,10 @@ class LogitStore:
         except UNREADABLE as error:  # a corrupt byte, whichever layer reads it first
             raise LogitStoreError(f"{path} is not a logit store (truncated, or another kind of file: "
                                   f"{type(error).__name__}): {rebuild}") from None
-        if manifest.get("format", 1) == 1:
-            if _checksum(ids, logits, None) != manifest.get("logits_sha256"):
-                raise LogitStoreError(f"{path} is corrupt: its logits do not match its checksum: {rebuild}")
-            manifest = _upgrade(manifest)
-            manifest["sha256"] = _checksum(ids, logits, manifest)
-        elif _checksum(ids, logits, manifest) != manifest.get("sha256"):
+        if manifest.get("format", 1) != FORMAT_VERSION:
+            raise LogitStoreError(f"{path} is a format-{manifest.get('format', 1)} logit store, this version reads "
+                                  f"format {FORMAT_VERSION}: {rebuild}")
+        if _checksum(ids, logits, manifest) != manifest.get("sha256"):
             raise LogitStoreError(f"{path} is corrupt: its logits or manifest do not match its checksum: {rebuild}")
         return cls(ids, logits, manifest)
 
@@ -200,10 +175,11 @@ class LogitStore:
     def from_predictions(cls, splits: dict[str, Corpus], logits: dict[str, np.ndarray], source: dict) -> LogitStore:
         """Package a model's predictions with the manifest that later runs verify.
 
-        ``source["kind"]`` is one of SOURCES; its other keys describe the model.
+        ``source["kind"]`` names the role of the run that made them (``distill.cli.roles.ROLES``);
+        its other keys describe the model.
         """
-        if source.get("kind") not in SOURCES:
-            raise ValueError(f"logit store source kind must be one of {SOURCES}, got {source.get('kind')!r}")
+        if not isinstance(source.get("kind"), str) or not source["kind"]:
+            raise ValueError(f"a logit store's source names its kind (the role that made it), got {source.get('kind')!r}")
         ids = {name: corpus.ids for name, corpus in splits.items()}
         logits = {name: np.asarray(array, np.float32) for name, array in logits.items()}
         manifest = {
@@ -238,10 +214,13 @@ class LogitStore:
                     f"data.val_fraction, data.remove, seed or the corpus changed). {fix}"
                 )
 
-    def verify(self, splits: dict[str, Corpus], spec: TeacherSpec) -> None:
+    def verify(self, splits: dict[str, Corpus], spec: TeacherSpec,
+               tokenizer_sha256: Callable[[], str] | None = None) -> None:
         """Raise LogitStoreError naming the first difference between this store and the teacher
         a run expects. A store that records no transformer (a classic model's) is checked
-        against the data only."""
+        against the data only. ``tokenizer_sha256`` gives the fingerprint of the tokenizer the run
+        expects (the features' ``fingerprint``), asked for only when the store records one: the
+        caller, which builds features, computes it, so storage never reaches up into them."""
         fix = (
             f"Re-create it with the same data settings (python train.py model=teacher_minilm ...) "
             f"or point teacher.logits at a matching store (now {spec.logits})."
@@ -260,7 +239,7 @@ class LogitStore:
                 f"teacher logits come from teacher.pretrained={source['pretrained']}, this run "
                 f"expects {spec.pretrained}. {fix}"
             )
-        if source.get("tokenizer_sha256") and source["tokenizer_sha256"] != spec.tokenizer_sha256():
+        if source.get("tokenizer_sha256") and tokenizer_sha256 and source["tokenizer_sha256"] != tokenizer_sha256():
             raise LogitStoreError(
                 f"teacher logits were made with another tokenizer than {spec.pretrained}'s at "
                 f"max_length={spec.max_length} (its vocabulary or normalisation changed). {fix}"
@@ -272,8 +251,10 @@ class LogitStore:
             )
 
 
-def load_verified(spec: TeacherSpec, splits: dict[str, Corpus], required: bool = False) -> LogitStore | None:
-    """The store at ``spec.logits`` checked against ``splits``; None if absent and not ``required``."""
+def load_verified(spec: TeacherSpec, splits: dict[str, Corpus], required: bool = False,
+                  tokenizer_sha256: Callable[[], str] | None = None) -> LogitStore | None:
+    """The store at ``spec.logits`` checked against ``splits`` (``LogitStore.verify``); None if absent
+    and not ``required``."""
     rebuild = ("train the teacher first with the same data settings (python train.py model=teacher_minilm ...) "
                "or point teacher.logits at its store")
     if not Path(spec.logits).is_file():
@@ -281,5 +262,5 @@ def load_verified(spec: TeacherSpec, splits: dict[str, Corpus], required: bool =
             raise LogitStoreError(f"no teacher logits at teacher.logits={spec.logits}: {rebuild}")
         return None
     store = LogitStore.load(spec.logits, rebuild)
-    store.verify(splits, spec)
+    store.verify(splits, spec, tokenizer_sha256)
     return store

@@ -39,16 +39,13 @@ def signed_settings(cfg: DictConfig) -> dict:
     for group, keys in DISPLAY_AND_LOCATION.items():
         for key in keys:
             (settings.get(group) or {}).pop(key, None)
-    if not settings.get("transfer"):  # transfer=none reads as before the option existed: no run re-runs for it
-        settings.pop("transfer", None)
     return settings
 
 
 def input_identity(path: str) -> str | None:
     """What a signature records of a store a run reads: its bytes, but for a classic baseline the
-    signature it was made with. scikit-learn's solvers do not land on the same bits on every machine
-    (sk_logreg re-fitted on another host moved 112 of 7532 newsgroups20 test predictions), so by
-    bytes a new machine would re-fit the ensemble and replace the store that the transfer labels
+    signature it was made with. scikit-learn's solvers do not land on the same bits on every machine,
+    so by bytes a new machine would re-fit the ensemble and replace the store that the transfer labels
     and the students were made from; a baseline's settings are what make two of them the same."""
     if not Path(path).is_file():
         return None
