@@ -18,7 +18,8 @@ from sklearn.datasets import fetch_20newsgroups
 
 from distill.data.corpus import Corpus
 from distill.data.csv import CsvDataModule
-from distill.data.datamodule import LengthGroupedSampler, TextDataModule
+from distill.data.datamodule import TextDataModule
+from distill.data.samplers import LengthGroupedSampler
 from distill.data.newsgroups import Newsgroups20DataModule, build_splits, read_raw
 from distill.data.strip import REMOVABLE
 from distill.errors import UserError

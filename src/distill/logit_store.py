@@ -80,6 +80,20 @@ def _checksum(ids: dict[str, np.ndarray], logits: dict[str, np.ndarray], manifes
     return digest.hexdigest()
 
 
+def rows_of(known: np.ndarray, ids: np.ndarray, where: str, order: np.ndarray | None = None) -> np.ndarray:
+    """The row of each of ``ids`` in ``known`` (unique ids; ``order`` sorts them, if already known).
+    An id that ``known`` lacks is a LogitStoreError naming ``where``, never a wrong row."""
+    ids = np.asarray(ids, dtype=np.int64)
+    order = np.argsort(known, kind="stable") if order is None else order
+    position = np.minimum(np.searchsorted(known, ids, sorter=order), len(known) - 1) if len(known) else None
+    rows = order[position] if position is not None else np.zeros(0, dtype=np.int64)
+    missing = ids if position is None else ids[known[rows] != ids]
+    if missing.size:
+        raise LogitStoreError(f"{where} has no example with id {int(missing[0])} ({missing.size} missing): "
+                              "it was made on other data")
+    return rows
+
+
 def to_float16(logits: np.ndarray) -> np.ndarray:
     """Logits rounded to float16 values (kept as float32): a store of them is written in half the bytes."""
     return np.asarray(logits, np.float32).astype(np.float16).astype(np.float32)
@@ -114,14 +128,7 @@ class LogitStore:
         """``split``'s logits for ``ids``, row for row; an unknown id is an error, never a wrong row."""
         if split not in self.ids:
             raise LogitStoreError(f"logit store has no '{split}' split (it has {sorted(self.ids)})")
-        ids = np.asarray(ids, dtype=np.int64)
-        known, order = self.ids[split], self._order[split]
-        position = np.minimum(np.searchsorted(known, ids, sorter=order), len(known) - 1) if len(known) else None
-        rows = order[position] if position is not None else np.zeros(0, dtype=np.int64)
-        missing = ids if position is None else ids[known[rows] != ids]
-        if missing.size:
-            raise LogitStoreError(f"logit store split '{split}' has no example with id {int(missing[0])} "
-                                  f"({missing.size} missing): it was made on other data")
+        rows = rows_of(self.ids[split], ids, f"logit store split '{split}'", self._order[split])
         return self.logits[split][rows].astype(np.float32)
 
     def only(self, splits: list[str]) -> LogitStore:
@@ -179,17 +186,15 @@ class LogitStore:
         its other keys describe the model.
         """
         if not isinstance(source.get("kind"), str) or not source["kind"]:
-            raise ValueError(f"a logit store's source names its kind (the role that made it), got {source.get('kind')!r}")
+            raise ValueError(f"a logit store's source names its kind (the role that made it): {source.get('kind')!r}")
         ids = {name: corpus.ids for name, corpus in splits.items()}
         logits = {name: np.asarray(array, np.float32) for name, array in logits.items()}
         manifest = {
             "format": FORMAT_VERSION,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "label_names": next(iter(splits.values())).label_names,
-            "splits": {
-                name: {"examples": len(corpus), "fingerprint": corpus.fingerprint()}
-                for name, corpus in splits.items()
-            },
+            "splits": {name: {"examples": len(corpus), "fingerprint": corpus.fingerprint()}
+                       for name, corpus in splits.items()},
             "source": json.loads(json.dumps(source)),  # a copy, as it will read back: the checksum covers it
         }
         return cls(ids, logits, {**manifest, "sha256": _checksum(ids, logits, manifest)})
@@ -199,20 +204,16 @@ class LogitStore:
         logits were made for."""
         labels = next(iter(splits.values())).label_names
         if self.manifest["label_names"] != labels:
-            raise LogitStoreError(
-                f"logits were made for labels {self.manifest['label_names']}, this run has "
-                f"{labels} (data.categories or the dataset changed). {fix}"
-            )
+            raise LogitStoreError(f"logits were made for labels {self.manifest['label_names']}, this run has "
+                                  f"{labels} (data.categories or the dataset changed). {fix}")
         for name, corpus in splits.items():
             cached = self.manifest["splits"].get(name)
             same_ids = name in self.ids and np.array_equal(np.sort(self.ids[name]), np.sort(corpus.ids))
             if cached is None or cached["fingerprint"] != corpus.fingerprint() or not same_ids:
                 have = "no" if cached is None else f"{cached['examples']} examples with another"
-                raise LogitStoreError(
-                    f"logits split '{name}' does not match the data: the store has {have} "
-                    f"fingerprint, this run has {len(corpus)} examples (data.max_train_samples, "
-                    f"data.val_fraction, data.remove, seed or the corpus changed). {fix}"
-                )
+                raise LogitStoreError(f"logits split '{name}' does not match the data: the store has {have} "
+                                      f"fingerprint, this run has {len(corpus)} examples (data.max_train_samples, "
+                                      f"data.val_fraction, data.remove, seed or the corpus changed). {fix}")
 
     def verify(self, splits: dict[str, Corpus], spec: TeacherSpec,
                tokenizer_sha256: Callable[[], str] | None = None) -> None:
@@ -221,46 +222,22 @@ class LogitStore:
         against the data only. ``tokenizer_sha256`` gives the fingerprint of the tokenizer the run
         expects (the features' ``fingerprint``), asked for only when the store records one: the
         caller, which builds features, computes it, so storage never reaches up into them."""
-        fix = (
-            f"Re-create it with the same data settings (python train.py model=teacher_minilm ...) "
-            f"or point teacher.logits at a matching store (now {spec.logits})."
-        )
+        fix = (f"Re-create it with the same data settings (python train.py model=teacher_minilm ...) "
+               f"or point teacher.logits at a matching store (now {spec.logits}).")
         self.verify_splits(splits, fix)
         source = self.source
         if source.get("max_length") is None:
             return
         if source["max_length"] != spec.max_length:
-            raise LogitStoreError(
-                f"teacher logits were made with max_length={source['max_length']}, this run expects "
-                f"teacher.max_length={spec.max_length}. {fix}"
-            )
+            raise LogitStoreError(f"teacher logits were made with max_length={source['max_length']}, this run expects "
+                                  f"teacher.max_length={spec.max_length}. {fix}")
         if source["pretrained"] != spec.pretrained:
-            raise LogitStoreError(
-                f"teacher logits come from teacher.pretrained={source['pretrained']}, this run "
-                f"expects {spec.pretrained}. {fix}"
-            )
+            raise LogitStoreError(f"teacher logits come from teacher.pretrained={source['pretrained']}, this run "
+                                  f"expects {spec.pretrained}. {fix}")
         if source.get("tokenizer_sha256") and tokenizer_sha256 and source["tokenizer_sha256"] != tokenizer_sha256():
-            raise LogitStoreError(
-                f"teacher logits were made with another tokenizer than {spec.pretrained}'s at "
-                f"max_length={spec.max_length} (its vocabulary or normalisation changed). {fix}"
-            )
+            raise LogitStoreError(f"teacher logits were made with another tokenizer than {spec.pretrained}'s at "
+                                  f"max_length={spec.max_length} (its vocabulary or normalisation changed). {fix}")
         if spec.ckpt_path is not None and source.get("checkpoint_sha256") != file_sha256(spec.ckpt_path):
-            raise LogitStoreError(
-                f"teacher logits come from a checkpoint with sha256 {str(source.get('checkpoint_sha256'))[:12]}, "
-                f"not from teacher.ckpt_path={spec.ckpt_path}. {fix}"
-            )
-
-
-def load_verified(spec: TeacherSpec, splits: dict[str, Corpus], required: bool = False,
-                  tokenizer_sha256: Callable[[], str] | None = None) -> LogitStore | None:
-    """The store at ``spec.logits`` checked against ``splits`` (``LogitStore.verify``); None if absent
-    and not ``required``."""
-    rebuild = ("train the teacher first with the same data settings (python train.py model=teacher_minilm ...) "
-               "or point teacher.logits at its store")
-    if not Path(spec.logits).is_file():
-        if required:
-            raise LogitStoreError(f"no teacher logits at teacher.logits={spec.logits}: {rebuild}")
-        return None
-    store = LogitStore.load(spec.logits, rebuild)
-    store.verify(splits, spec, tokenizer_sha256)
-    return store
+            raise LogitStoreError(f"teacher logits come from a checkpoint with sha256 "
+                                  f"{str(source.get('checkpoint_sha256'))[:12]}, not from "
+                                  f"teacher.ckpt_path={spec.ckpt_path}. {fix}")
