@@ -318,7 +318,7 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
     assert stages_rerun(stages) == {"sk_logreg", "teacher_ensemble"}
     unsigned = {key: value for key, value in member.source.items() if key != "signature"}
     LogitStore(member.ids, member.logits, {**member.manifest, "source": unsigned}).with_source().save(member_path)
-    assert stages_rerun(stages) == {"sk_logreg", "teacher_ensemble"}  # written before stores were signed
+    assert stages_rerun(stages) == {"sk_logreg", "teacher_ensemble"}  # a store that records no run is no run's
     member.with_source().save(member_path)  # signed again; its logits keep the +1e-3
     (tmp_path / "first" / "logistic_kd" / "metrics.json").write_text('{"status": "failed"}')
     assert stages_rerun(stages) == {"logistic_kd"}

@@ -120,7 +120,11 @@ def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
             log.info(f"[pipeline] {output_dir.name}: earlier run had other settings or input logits, re-running")
         return None  # nothing to reuse: do not read the corpus just to say so
     try:
-        role_of(cfg).verify(cfg, LogitStore.load(logits_path))
+        store = LogitStore.load(logits_path)
+        if store.source.get("signature") != signature:  # every run's store records the signature it ran with
+            log.info(f"[pipeline] {output_dir.name}: its logits were made by another run, re-running")
+            return None
+        role_of(cfg).verify(cfg, store)
     except LogitStoreError as mismatch:
         log.info(f"[pipeline] {output_dir.name}: earlier output does not match the data, re-running: {mismatch}")
         return None
