@@ -26,6 +26,10 @@ from distill.nets.size import weights_size
 if TYPE_CHECKING:
     from distill.cli.roles import Role
 
+# Keys of model.module that choose the net's start (a callback, distill.naive_bayes_start), with their
+# defaults: the runner takes them out, as they are no arguments of the module.
+START = {"init": "default", "init_smoothing": 1.0}
+
 
 def encoded_data(cfg: DictConfig, role: Role) -> TextDataModule:
     """The configured data encoded by the model's features, with soft targets when the role distils."""
@@ -41,9 +45,8 @@ def build(cfg: DictConfig, role: Role) -> tuple[TextDataModule, ClassifierModule
         raise UserError(f"model={cfg.model.name} trains on every training label, and students verify its logits "
                         "against the full split: set data.labelled_fraction=1.0 for its stage")
     datamodule = encoded_data(cfg, role)
-    # model.module's init and init_smoothing choose a start callback, not the module's arguments
     settings = OmegaConf.to_container(cfg.model.module, resolve=True)
-    start = start_of(settings.pop("init", "default"), settings.pop("init_smoothing", 1.0))
+    start = start_of(*(settings.pop(key, default) for key, default in START.items()))
     model = instantiate(settings, _recursive_=False, _convert_="all", num_classes=datamodule.num_classes,
                         vocab_size=datamodule.features.vocab_size,
                         loss=instantiate(cfg.distill) if role.distils else None)
