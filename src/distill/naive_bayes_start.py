@@ -23,7 +23,8 @@ def start_of(init: str, smoothing: float) -> NaiveBayesStart | None:
     if init not in INITS:
         raise UserError(f"model.module.init must be one of {list(INITS)}, got {init!r}")
     if not (math.isfinite(smoothing) and smoothing > 0):
-        raise UserError(f"model.module.init_smoothing (Naive Bayes' alpha) must be finite and positive, got {smoothing}")
+        raise UserError(f"model.module.init_smoothing (Naive Bayes' alpha) must be finite and positive, "
+                        f"got {smoothing}")
     return NaiveBayesStart(smoothing) if init == "naive_bayes" else None
 
 
