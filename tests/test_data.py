@@ -18,11 +18,12 @@ from sklearn.datasets import fetch_20newsgroups
 
 from distill.data.corpus import Corpus
 from distill.data.csv import CsvDataModule
-from distill.data.datamodule import LengthGroupedSampler, TextDataModule
+from distill.data.datamodule import Features, SoftTargets, TextDataModule
+from distill.data.samplers import LengthGroupedSampler
 from distill.data.newsgroups import Newsgroups20DataModule, build_splits, read_raw
 from distill.data.strip import REMOVABLE
 from distill.errors import UserError
-from distill.features import TfidfFeatures
+from distill.features import TfidfFeatures, WordPieceFeatures
 
 ALL_REMOVED = ("headers", "footers", "quotes")
 TWO_GROUPS = ["sci.space", "comp.graphics"]  # deliberately not sorted
@@ -765,3 +766,52 @@ def test_csv_empty_order_value_is_refused(tmp_path) -> None:
         _csv_module(train, test, order_column="posted", val_split="ordered").load_corpus()
     assert str(error.value) == (f"{train}, line 3 has an empty 'posted'; give every row a value or "
                                 "set data.order_column=null")
+
+
+def test_every_features_class_offers_each_method_its_callers_use() -> None:
+    used = {name for name in vars(Features) if not name.startswith("_")} | set(Features.__annotations__)
+    assert {"fit", "encode", "length", "collate", "fingerprint", "save", "vocab_size"} <= used
+    for features in (TfidfFeatures, WordPieceFeatures):
+        assert [name for name in sorted(used) if not hasattr(features, name)] == [], features.__name__
+
+
+def test_a_tfidf_fingerprint_names_the_fitted_vocabulary() -> None:
+    fitted = []
+    for texts in (["orbit rocket", "rocket launch"], ["orbit rocket", "rocket launch"], ["engine brake", "brake"]):
+        features = TfidfFeatures(min_df=1, max_df=1.0)
+        features.fit(texts)
+        fitted.append(features.fingerprint())
+    assert fitted[0] == fitted[1] != fitted[2]
+
+
+class _Listed(TextDataModule):
+    def __init__(self, train: Corpus, test: Corpus, **kwargs) -> None:
+        super().__init__(TfidfFeatures(min_df=1, max_df=1.0), val_fraction=0.25, **kwargs)
+        self.corpora = train, test
+
+    def load_corpus(self) -> tuple[Corpus, Corpus]:
+        return self.corpora
+
+
+def test_soft_targets_are_looked_up_by_id_and_extra_examples_join_train_after_the_features() -> None:
+    texts = [f"{word} text" for word in ("orbit", "rocket", "engine", "brake")] * 4
+    train = Corpus(np.arange(16), texts, np.array([0, 0, 1, 1] * 4), ["space", "autos"])
+    test = Corpus(np.arange(4), texts[:4], np.array([0, 0, 1, 1]), ["space", "autos"])
+    module = _Listed(train, test)
+    splits = module.load_splits()
+    extra = Corpus(np.array([100, 101]), ["unseenword orbit", "unseenword brake"], np.array([-1, -1]), ["space", "autos"])
+    by_split = {name: (corpus.ids[::-1], np.stack([corpus.ids[::-1], np.full(len(corpus), i)], 1).astype(np.float32))
+                for i, (name, corpus) in enumerate(splits.items())}  # reversed: rows must be found by id
+    by_split["extra"] = (extra.ids, np.stack([extra.ids, np.full(2, 9)], 1).astype(np.float32))
+    module.encode(splits, SoftTargets(by_split, extra))
+    for i, name in enumerate(("train", "val", "test")):
+        dataset = module.datasets[name]
+        np.testing.assert_array_equal(dataset.teacher_logits[:, 0], dataset.corpus.ids)
+        codes = np.where(np.isin(dataset.corpus.ids, extra.ids), 9, i)
+        np.testing.assert_array_equal(dataset.teacher_logits[:, 1], codes)
+    assert set(extra.ids) <= set(module.datasets["train"].corpus.ids)
+    assert "unseenword" not in module.features.vectorizer.vocabulary_  # fitted before the extra examples joined
+    with pytest.raises(ValueError, match="labels must be -1"):
+        _Listed(train, test).encode(splits, SoftTargets(by_split, Corpus(extra.ids, extra.texts, np.array([0, 1]),
+                                                                         extra.label_names)))
+

@@ -11,6 +11,8 @@ import torch
 
 from conftest import ROOT, make_cfg
 from distill.cli.runners import run
+from distill.logit_store import LogitStore
+from distill.module import ClassifierModule
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 needs_two_gpus = pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA GPUs")
@@ -18,12 +20,25 @@ needs_two_gpus = pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs
 
 @needs_gpu
 @pytest.mark.parametrize("model", ["teacher_minilm", "bilstm", "logistic"])
-def test_one_gpu_bf16_trains_every_model(model: str, tmp_path: Path, corpus_archive: Path) -> None:
+def test_one_gpu_bf16_trains_every_model(
+    model: str, tmp_path: Path, corpus_archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = make_cfg(tmp_path, corpus_archive, [f"model={model}", "distill=none", "trainer=gpu",
                                               "trainer.max_epochs=3", "model.features.min_df=1"
                                               if model == "logistic" else "model.batch_size=8"])
+    ran_in = set()  # (device, autocast dtype or None) of every forward pass
+    forward = ClassifierModule.forward
+
+    def recording(self: ClassifierModule, **inputs: torch.Tensor) -> torch.Tensor:
+        autocast = torch.is_autocast_enabled("cuda") and torch.get_autocast_dtype("cuda")
+        ran_in.add((self.device.type, autocast or None))
+        return forward(self, **inputs)
+
+    monkeypatch.setattr(ClassifierModule, "forward", recording)
     metrics = run(cfg)
     assert metrics["test/acc"] > 0.5  # three well-separated synthetic classes
+    assert ran_in == {("cuda", torch.bfloat16)}  # training, evaluation and the stored logits, all on bf16
+    assert LogitStore.load(Path(cfg.paths.output_dir) / "logits.npz").source["precision"] == "bf16-mixed"
 
 
 @needs_two_gpus

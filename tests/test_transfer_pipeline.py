@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hydra import initialize_config_dir
-from hydra.utils import instantiate
 
 from conftest import CONFIG_DIR, TINY_TEACHER, make_cfg
-from distill.cli.config import data_module, load_splits, teacher_spec, transfer_of
+from distill.cli.config import load_splits, transfer_of
+from distill.cli.lightning_fit import encoded_data
+from distill.cli.roles import role_of
+from distill.cli.runners import run
 from distill.data.transfer import source_ids
 from distill.teacher_ensemble import combine
 from distill.errors import UserError
@@ -85,9 +87,7 @@ def test_the_ensemble_labels_copies_of_training_documents_only(transfer_run, cor
 def test_a_student_learns_the_transfer_set_from_soft_labels_alone(transfer_run, corpus_archive: Path) -> None:
     tmp, _, _, results = transfer_run
     cfg = student_cfg(tmp, corpus_archive, str(tmp / "cache" / "teacher_ensemble_logits.npz"))
-    datamodule = data_module(cfg, features=instantiate(cfg.model.features), teacher=teacher_spec(cfg),
-                             transfer=transfer_of(cfg))
-    datamodule.setup("fit")
+    datamodule = encoded_data(cfg, role_of(cfg))
     train = datamodule.datasets["train"]
     plain = load_splits(cfg)["train"]
     store = LogitStore.load(tmp / "committed" / "transfer_logits.npz")
@@ -106,9 +106,7 @@ def test_a_refit_learns_val_and_the_copies_of_train_only_and_keeps_its_last_epoc
         "model=logistic", "distill=kl", f"teacher.logits={tmp / 'cache' / 'teacher_ensemble_logits.npz'}",
         f"paths.cache_dir={tmp / 'cache'}", *RULES, f"transfer.logits={tmp / 'committed' / 'transfer_logits.npz'}",
         "refit=train_val"])
-    datamodule = data_module(cfg, features=instantiate(cfg.model.features), teacher=teacher_spec(cfg),
-                             transfer=transfer_of(cfg))
-    datamodule.setup("fit")
+    datamodule = encoded_data(cfg, role_of(cfg))
     train, plain = datamodule.datasets["train"], load_splits(cfg)  # val rows' logits: test_pipeline.py
     copies = LogitStore.load(tmp / "committed" / "transfer_logits.npz").ids["transfer"]
     assert sorted(train.corpus.ids) == sorted([*plain["train"].ids, *plain["val"].ids, *copies])
@@ -156,22 +154,19 @@ def test_students_on_another_cpu_rebuild_the_labelled_set_from_its_recorded_clas
     store = LogitStore.load(tmp / "committed" / "transfer_logits.npz")
     monkeypatch.setattr("distill.data.word_classes.KMeans", OtherCPUKMeans)
     assert transfer_of(cfg).generate(train).fingerprint() != store.manifest["splits"]["transfer"]["fingerprint"]
-    datamodule = data_module(cfg, features=instantiate(cfg.model.features), teacher=teacher_spec(cfg),
-                             transfer=transfer_of(cfg))
-    datamodule.setup("fit")  # a re-fit here would be refused: the copies would not be those labelled
+    datamodule = encoded_data(cfg, role_of(cfg))  # a re-fit here would be refused: the copies would not be those labelled
     assert np.isin(store.ids["transfer"], datamodule.datasets["train"].corpus.ids).all()
 
 
 def test_a_transfer_set_labelled_by_another_teacher_is_refused(transfer_run, corpus_archive: Path) -> None:
     tmp, *_ = transfer_run
     cfg = student_cfg(tmp, corpus_archive, str(tmp / "cache" / "teacher_logits.npz"))  # the transformer alone
-    datamodule = data_module(cfg, features=instantiate(cfg.model.features), teacher=teacher_spec(cfg),
-                             transfer=transfer_of(cfg))
     with pytest.raises(UserError, match="labelled by another teacher"):
-        datamodule.setup("fit")
-    hard = data_module(cfg, features=instantiate(cfg.model.features), transfer=transfer_of(cfg))
+        encoded_data(cfg, role_of(cfg))
+    hard = make_cfg(tmp / "hard", corpus_archive, ["model=logistic", "distill=none", *RULES,
+                                                  f"transfer.logits={tmp / 'committed' / 'transfer_logits.npz'}"])
     with pytest.raises(UserError, match="learnt from the teacher's soft labels only"):
-        hard.setup("fit")
+        run(hard)
 
 
 def test_a_committed_transfer_store_is_reused_without_the_teachers_checkpoint(

@@ -8,9 +8,8 @@ folds), so an ensemble teacher built from them is not fed near one-hot memorised
 val and test logits come from the model fitted on all of train.
 
 Fits run on one thread: scikit-learn sums the multinomial loss's gradient over OpenMP threads,
-so a LogisticRegression fitted on 2 threads differed in the last digits from one fitted on 1,
-and the ensemble teacher and transfer labels built on its logits could not be reproduced on
-another machine. On 20 Newsgroups one thread costs nothing (sk_logreg 302 s, against 355 s on two).
+so the last digits of a fit depend on the thread count, and the ensemble teacher and transfer
+labels built on its logits could not be reproduced on a machine with another core count.
 """
 
 from __future__ import annotations

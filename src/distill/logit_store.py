@@ -16,6 +16,7 @@ import json
 import os
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +29,6 @@ from distill.data.corpus import Corpus
 from distill.errors import UserError
 
 FORMAT_VERSION = 2
-SOURCES = ("teacher", "student", "classic", "ensemble", "transfer")
 
 
 class LogitStoreError(UserError):
@@ -43,11 +43,6 @@ class TeacherSpec:
     max_length: int
     logits: str
     ckpt_path: str | None = None
-
-    def tokenizer_sha256(self) -> str:
-        from distill.features import WordPieceFeatures
-
-        return WordPieceFeatures(self.pretrained, self.max_length).fingerprint()
 
 
 def file_sha256(path: str | Path) -> str:
@@ -73,34 +68,30 @@ def recorded_source(path: str | Path) -> dict[str, Any]:
         return {}
 
 
-def _checksum(ids: dict[str, np.ndarray], logits: dict[str, np.ndarray], manifest: dict | None) -> str:
-    """SHA-256 of ids and logits per split and, from format 2 on, of the manifest itself."""
+def _checksum(ids: dict[str, np.ndarray], logits: dict[str, np.ndarray], manifest: dict) -> str:
+    """SHA-256 of ids and logits per split and of the manifest itself (but its own checksum)."""
     digest = hashlib.sha256()
     for split in sorted(ids):
         digest.update(split.encode())
         digest.update(np.ascontiguousarray(ids[split], dtype=np.int64).tobytes())
         digest.update(np.ascontiguousarray(logits[split], dtype=np.float32).tobytes())
-    if manifest is not None:
-        signed = {key: value for key, value in manifest.items() if key != "sha256"}
-        digest.update(json.dumps(signed, sort_keys=True).encode())
+    signed = {key: value for key, value in manifest.items() if key != "sha256"}
+    digest.update(json.dumps(signed, sort_keys=True).encode())
     return digest.hexdigest()
 
 
-def _upgrade(manifest: dict) -> dict:
-    """A format-1 manifest (source under ``teacher``, a checkpoint path) as format 2."""
-    old = dict(manifest.pop("teacher"))
-    old.pop("checkpoint", None)  # an absolute path of the machine that wrote it
-    if "members" in old:
-        kind = "ensemble"
-    elif "search" in old:
-        kind = "classic"
-    else:
-        kind = "teacher" if old.get("tokenizer_sha256") else "student"
-    model = old.pop("pretrained") if kind in ("classic", "student") else {"teacher": "teacher"}.get(kind, "teacher_ensemble")
-    # Format 1 hashed the tokenizer with the truncation state of its last use: not comparable, so not kept.
-    old.pop("tokenizer_sha256", None)
-    manifest.pop("logits_sha256")
-    return {**manifest, "format": FORMAT_VERSION, "source": {"kind": kind, "model": model, **old}}
+def rows_of(known: np.ndarray, ids: np.ndarray, where: str, order: np.ndarray | None = None) -> np.ndarray:
+    """The row of each of ``ids`` in ``known`` (unique ids; ``order`` sorts them, if already known).
+    An id that ``known`` lacks is a LogitStoreError naming ``where``, never a wrong row."""
+    ids = np.asarray(ids, dtype=np.int64)
+    order = np.argsort(known, kind="stable") if order is None else order
+    position = np.minimum(np.searchsorted(known, ids, sorter=order), len(known) - 1) if len(known) else None
+    rows = order[position] if position is not None else np.zeros(0, dtype=np.int64)
+    missing = ids if position is None else ids[known[rows] != ids]
+    if missing.size:
+        raise LogitStoreError(f"{where} has no example with id {int(missing[0])} ({missing.size} missing): "
+                              "it was made on other data")
+    return rows
 
 
 def to_float16(logits: np.ndarray) -> np.ndarray:
@@ -130,21 +121,14 @@ class LogitStore:
 
     @property
     def source(self) -> dict[str, Any]:
-        """What made these logits: ``kind`` (one of SOURCES), ``model`` and its details."""
+        """What made these logits: ``kind`` (the role of the run that made them), ``model`` and its details."""
         return self.manifest["source"]
 
     def aligned(self, split: str, ids: np.ndarray) -> np.ndarray:
         """``split``'s logits for ``ids``, row for row; an unknown id is an error, never a wrong row."""
         if split not in self.ids:
             raise LogitStoreError(f"logit store has no '{split}' split (it has {sorted(self.ids)})")
-        ids = np.asarray(ids, dtype=np.int64)
-        known, order = self.ids[split], self._order[split]
-        position = np.minimum(np.searchsorted(known, ids, sorter=order), len(known) - 1) if len(known) else None
-        rows = order[position] if position is not None else np.zeros(0, dtype=np.int64)
-        missing = ids if position is None else ids[known[rows] != ids]
-        if missing.size:
-            raise LogitStoreError(f"logit store split '{split}' has no example with id {int(missing[0])} "
-                                  f"({missing.size} missing): it was made on other data")
+        rows = rows_of(self.ids[split], ids, f"logit store split '{split}'", self._order[split])
         return self.logits[split][rows].astype(np.float32)
 
     def only(self, splits: list[str]) -> LogitStore:
@@ -187,12 +171,10 @@ class LogitStore:
         except UNREADABLE as error:  # a corrupt byte, whichever layer reads it first
             raise LogitStoreError(f"{path} is not a logit store (truncated, or another kind of file: "
                                   f"{type(error).__name__}): {rebuild}") from None
-        if manifest.get("format", 1) == 1:
-            if _checksum(ids, logits, None) != manifest.get("logits_sha256"):
-                raise LogitStoreError(f"{path} is corrupt: its logits do not match its checksum: {rebuild}")
-            manifest = _upgrade(manifest)
-            manifest["sha256"] = _checksum(ids, logits, manifest)
-        elif _checksum(ids, logits, manifest) != manifest.get("sha256"):
+        if manifest.get("format", 1) != FORMAT_VERSION:
+            raise LogitStoreError(f"{path} is a format-{manifest.get('format', 1)} logit store, this version reads "
+                                  f"format {FORMAT_VERSION}: {rebuild}")
+        if _checksum(ids, logits, manifest) != manifest.get("sha256"):
             raise LogitStoreError(f"{path} is corrupt: its logits or manifest do not match its checksum: {rebuild}")
         return cls(ids, logits, manifest)
 
@@ -200,20 +182,19 @@ class LogitStore:
     def from_predictions(cls, splits: dict[str, Corpus], logits: dict[str, np.ndarray], source: dict) -> LogitStore:
         """Package a model's predictions with the manifest that later runs verify.
 
-        ``source["kind"]`` is one of SOURCES; its other keys describe the model.
+        ``source["kind"]`` names the role of the run that made them (``distill.cli.roles.ROLES``);
+        its other keys describe the model.
         """
-        if source.get("kind") not in SOURCES:
-            raise ValueError(f"logit store source kind must be one of {SOURCES}, got {source.get('kind')!r}")
+        if not isinstance(source.get("kind"), str) or not source["kind"]:
+            raise ValueError(f"a logit store's source names its kind (the role that made it): {source.get('kind')!r}")
         ids = {name: corpus.ids for name, corpus in splits.items()}
         logits = {name: np.asarray(array, np.float32) for name, array in logits.items()}
         manifest = {
             "format": FORMAT_VERSION,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "label_names": next(iter(splits.values())).label_names,
-            "splits": {
-                name: {"examples": len(corpus), "fingerprint": corpus.fingerprint()}
-                for name, corpus in splits.items()
-            },
+            "splits": {name: {"examples": len(corpus), "fingerprint": corpus.fingerprint()}
+                       for name, corpus in splits.items()},
             "source": json.loads(json.dumps(source)),  # a copy, as it will read back: the checksum covers it
         }
         return cls(ids, logits, {**manifest, "sha256": _checksum(ids, logits, manifest)})
@@ -223,63 +204,40 @@ class LogitStore:
         logits were made for."""
         labels = next(iter(splits.values())).label_names
         if self.manifest["label_names"] != labels:
-            raise LogitStoreError(
-                f"logits were made for labels {self.manifest['label_names']}, this run has "
-                f"{labels} (data.categories or the dataset changed). {fix}"
-            )
+            raise LogitStoreError(f"logits were made for labels {self.manifest['label_names']}, this run has "
+                                  f"{labels} (data.categories or the dataset changed). {fix}")
         for name, corpus in splits.items():
             cached = self.manifest["splits"].get(name)
             same_ids = name in self.ids and np.array_equal(np.sort(self.ids[name]), np.sort(corpus.ids))
             if cached is None or cached["fingerprint"] != corpus.fingerprint() or not same_ids:
                 have = "no" if cached is None else f"{cached['examples']} examples with another"
-                raise LogitStoreError(
-                    f"logits split '{name}' does not match the data: the store has {have} "
-                    f"fingerprint, this run has {len(corpus)} examples (data.max_train_samples, "
-                    f"data.val_fraction, data.remove, seed or the corpus changed). {fix}"
-                )
+                raise LogitStoreError(f"logits split '{name}' does not match the data: the store has {have} "
+                                      f"fingerprint, this run has {len(corpus)} examples (data.max_train_samples, "
+                                      f"data.val_fraction, data.remove, seed or the corpus changed). {fix}")
 
-    def verify(self, splits: dict[str, Corpus], spec: TeacherSpec) -> None:
+    def verify(self, splits: dict[str, Corpus], spec: TeacherSpec,
+               tokenizer_sha256: Callable[[], str] | None = None) -> None:
         """Raise LogitStoreError naming the first difference between this store and the teacher
         a run expects. A store that records no transformer (a classic model's) is checked
-        against the data only."""
-        fix = (
-            f"Re-create it with the same data settings (python train.py model=teacher_minilm ...) "
-            f"or point teacher.logits at a matching store (now {spec.logits})."
-        )
+        against the data only. ``tokenizer_sha256`` gives the fingerprint of the tokenizer the run
+        expects (the features' ``fingerprint``), asked for only when the store records one: the
+        caller, which builds features, computes it, so storage never reaches up into them."""
+        fix = (f"Re-create it with the same data settings (python train.py model=teacher_minilm ...) "
+               f"or point teacher.logits at a matching store (now {spec.logits}).")
         self.verify_splits(splits, fix)
         source = self.source
         if source.get("max_length") is None:
             return
         if source["max_length"] != spec.max_length:
-            raise LogitStoreError(
-                f"teacher logits were made with max_length={source['max_length']}, this run expects "
-                f"teacher.max_length={spec.max_length}. {fix}"
-            )
+            raise LogitStoreError(f"teacher logits were made with max_length={source['max_length']}, this run expects "
+                                  f"teacher.max_length={spec.max_length}. {fix}")
         if source["pretrained"] != spec.pretrained:
-            raise LogitStoreError(
-                f"teacher logits come from teacher.pretrained={source['pretrained']}, this run "
-                f"expects {spec.pretrained}. {fix}"
-            )
-        if source.get("tokenizer_sha256") and source["tokenizer_sha256"] != spec.tokenizer_sha256():
-            raise LogitStoreError(
-                f"teacher logits were made with another tokenizer than {spec.pretrained}'s at "
-                f"max_length={spec.max_length} (its vocabulary or normalisation changed). {fix}"
-            )
+            raise LogitStoreError(f"teacher logits come from teacher.pretrained={source['pretrained']}, this run "
+                                  f"expects {spec.pretrained}. {fix}")
+        if source.get("tokenizer_sha256") and tokenizer_sha256 and source["tokenizer_sha256"] != tokenizer_sha256():
+            raise LogitStoreError(f"teacher logits were made with another tokenizer than {spec.pretrained}'s at "
+                                  f"max_length={spec.max_length} (its vocabulary or normalisation changed). {fix}")
         if spec.ckpt_path is not None and source.get("checkpoint_sha256") != file_sha256(spec.ckpt_path):
-            raise LogitStoreError(
-                f"teacher logits come from a checkpoint with sha256 {str(source.get('checkpoint_sha256'))[:12]}, "
-                f"not from teacher.ckpt_path={spec.ckpt_path}. {fix}"
-            )
-
-
-def load_verified(spec: TeacherSpec, splits: dict[str, Corpus], required: bool = False) -> LogitStore | None:
-    """The store at ``spec.logits`` checked against ``splits``; None if absent and not ``required``."""
-    rebuild = ("train the teacher first with the same data settings (python train.py model=teacher_minilm ...) "
-               "or point teacher.logits at its store")
-    if not Path(spec.logits).is_file():
-        if required:
-            raise LogitStoreError(f"no teacher logits at teacher.logits={spec.logits}: {rebuild}")
-        return None
-    store = LogitStore.load(spec.logits, rebuild)
-    store.verify(splits, spec)
-    return store
+            raise LogitStoreError(f"teacher logits come from a checkpoint with sha256 "
+                                  f"{str(source.get('checkpoint_sha256'))[:12]}, not from "
+                                  f"teacher.ckpt_path={spec.ckpt_path}. {fix}")

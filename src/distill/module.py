@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,12 +13,10 @@ from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from distill.errors import UserError
 from distill.loss import DistillationLoss
 from distill.nets import build_net
 
 STAGES = ("train", "val", "test")
-INITS = ("default", "naive_bayes")
 
 
 class ClassifierModule(L.LightningModule):
@@ -33,13 +30,8 @@ class ClassifierModule(L.LightningModule):
     metric; the others train on hard labels only. Metrics are logged as ``{stage}/{name}``.
 
     AdamW with linear warm-up over ``warmup_ratio`` of the steps, then linear decay to 0
-    (``decay=False`` keeps the rate constant after warm-up).
-
-    ``init="naive_bayes"`` starts a net's linear bag path from Complement Naive Bayes fitted on
-    the labelled training rows (smoothing ``init_smoothing``), at the scale that minimises this
-    module's own loss of those logits on the training split: on 20 Newsgroups Naive Bayes'
-    estimates carry over to later postings better than what gradient descent from zeros finds.
-    A net takes it by having ``init_complement_naive_bayes``, ``linear_logits`` and ``rescale``.
+    (``decay=False`` keeps the rate constant after warm-up). A data-dependent start of the net
+    is a callback's job (``distill.naive_bayes_start``), so this module knows no particular net.
     """
 
     def __init__(
@@ -51,25 +43,15 @@ class ClassifierModule(L.LightningModule):
         weight_decay: float = 0.0,
         warmup_ratio: float = 0.0,
         decay: bool = True,
-        init: str = "default",
-        init_smoothing: float = 1.0,
         loss: DistillationLoss | None = None,
     ) -> None:
         super().__init__()
-        if init not in INITS:
-            raise UserError(f"model.module.init must be one of {list(INITS)}, got {init!r}")
-        if not (math.isfinite(init_smoothing) and init_smoothing > 0):
-            raise UserError(f"model.module.init_smoothing (Naive Bayes' alpha) must be finite and positive, "
-                            f"got {init_smoothing}")
         # The loss is not a hyper-parameter of the saved model: a reloaded module predicts,
         # and training settings live in the run's config.
         self.save_hyperparameters(ignore=["loss"])
         self.num_classes = num_classes
         self.loss_fn = loss if loss is not None else DistillationLoss(alpha=0.0)
         self.net = build_net(net, num_classes=num_classes, vocab_size=vocab_size)
-        if init == "naive_bayes" and not hasattr(self.net, "init_complement_naive_bayes"):
-            raise UserError(f"model.module.init=naive_bayes needs a net with a linear bag path (model=logistic or "
-                            f"bilstm_bag), not {type(self.net).__name__}: drop the model.module.init override")
         # ModuleDict keys may not shadow nn.Module attributes such as `train`.
         self.metrics = nn.ModuleDict({f"{stage}_": self._stage_metrics(stage) for stage in STAGES})
         self.agreement = nn.ModuleDict(
@@ -84,38 +66,6 @@ class ClassifierModule(L.LightningModule):
             },
             prefix=f"{stage}/",
         )
-
-    def setup(self, stage: str) -> None:
-        """Before fitting, the data-dependent start (``init``); a resumed fit then loads its checkpoint over it."""
-        if stage == "fit" and self.hparams.init == "naive_bayes":
-            if self.trainer.datamodule is None:
-                raise UserError("model.module.init=naive_bayes fits on the training split: fit with a datamodule")
-            self.init_naive_bayes(list(self.trainer.datamodule.train_dataloader()))
-
-    @torch.no_grad()
-    def init_naive_bayes(self, batches: list[dict[str, Any]]) -> float:
-        """Complement Naive Bayes' weights, rescaled by the factor that minimises the loss of the linear
-        path's logits on ``batches`` (a bag BiLSTM's recurrent path starts near zero and is left out)."""
-        self.net.init_complement_naive_bayes(((batch["inputs"], batch["labels"]) for batch in batches),
-                                             self.hparams.init_smoothing)
-        logits = torch.cat([self.net.linear_logits(**batch["inputs"]) for batch in batches])
-        labels = torch.cat([batch["labels"] for batch in batches])
-        teacher = [batch.get("teacher_logits") for batch in batches]
-        teacher_logits = None if teacher[0] is None else torch.cat(teacher)
-        log_factor = torch.zeros((), requires_grad=True)
-        optimizer = torch.optim.LBFGS([log_factor], max_iter=50, line_search_fn="strong_wolfe")
-
-        def closure() -> torch.Tensor:
-            optimizer.zero_grad()
-            with torch.enable_grad():
-                loss = self.loss_fn(logits * log_factor.exp(), labels, teacher_logits)
-                loss.backward()
-            return loss
-
-        optimizer.step(closure)
-        factor = float(log_factor.exp())
-        self.net.rescale(factor)
-        return factor
 
     def forward(self, **inputs: torch.Tensor) -> torch.Tensor:
         return self.net(**inputs)

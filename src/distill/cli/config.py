@@ -1,4 +1,4 @@
-"""Config to objects: the data, the teacher spec, callbacks and loggers."""
+"""Config to objects: the data, the teacher spec and its verified store, callbacks and loggers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from distill.data.corpus import Corpus
 from distill.data.transfer import TangTransfer
-from distill.logit_store import TeacherSpec
+from distill.logit_store import LogitStore, LogitStoreError, TeacherSpec
 
 # conf/ ships inside the package (distill/conf), so an installed wheel finds it as an editable install does
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
@@ -30,8 +30,28 @@ def teacher_spec(cfg: DictConfig) -> TeacherSpec:
     return instantiate(cfg.teacher, _convert_="object")
 
 
+def teacher_tokenizer_sha256(cfg: DictConfig) -> str:
+    """The fingerprint of the tokenizer the configured teacher reads with (what its store records)."""
+    from distill.features import WordPieceFeatures  # transformers: loaded when a teacher's store is read
+
+    spec = teacher_spec(cfg)  # max_length resolved (null: the tokenizer's own limit)
+    return WordPieceFeatures(spec.pretrained, spec.max_length).fingerprint()
+
+
+def verified_teacher(cfg: DictConfig, splits: dict[str, Corpus]) -> LogitStore:
+    """The store at ``teacher.logits``, checked against ``splits`` and the configured teacher."""
+    rebuild = ("train the teacher first with the same data settings (python train.py model=teacher_minilm ...) "
+               "or point teacher.logits at its store")
+    spec = teacher_spec(cfg)
+    if not Path(spec.logits).is_file():
+        raise LogitStoreError(f"no teacher logits at teacher.logits={spec.logits}: {rebuild}")
+    store = LogitStore.load(spec.logits, rebuild)
+    store.verify(splits, spec, lambda: teacher_tokenizer_sha256(cfg))
+    return store
+
+
 def transfer_of(cfg: DictConfig) -> TangTransfer | None:
-    """The configured transfer set's rules (``transfer=tang``), or None (``transfer=none``)."""
+    """The configured transfer set's rules (``transfer=tang``), or None (no transfer group, the default)."""
     return instantiate(cfg.transfer) if (cfg.get("transfer") or {}).get("_target_") else None
 
 

@@ -27,9 +27,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from distill import atomic
-from distill.cli.config import CONF_DIR, load_splits
+from distill.cli.config import CONF_DIR
 from distill.cli.hydra_errors import quiet_unless_verbose, report_user_error
-from distill.cli.runners import record_failure, role_of, run, signature_of, verify_published
+from distill.cli.roles import role_of
+from distill.cli.runners import record_failure, run, signature_of
 from distill.errors import UserError
 from distill.logit_store import LogitStore, LogitStoreError
 
@@ -85,13 +86,14 @@ def reused_store(cfg: DictConfig, signature: str) -> dict[str, float] | None:
     """The stage's metrics when the store it publishes (the teacher's logits, the ensemble's, the
     transfer set's labels) was made with these settings on this data; the store is then copied
     into the stage folder, so every stage folder looks the same."""
-    output_dir, path = Path(cfg.paths.output_dir), role_of(cfg).publishes(cfg)
+    role = role_of(cfg)
+    output_dir, path = Path(cfg.paths.output_dir), role.publishes(cfg)
     try:
         store = LogitStore.load(path)
         if store.source.get("signature") != signature:
             log.info(f"[pipeline] {output_dir.name}: the store at {path} was made with other settings, re-running")
             return None
-        verify_published(cfg, store)
+        role.verify(cfg, store)
     except LogitStoreError as mismatch:
         log.info(f"[pipeline] {output_dir.name}: the store at {path} cannot be reused, re-running: {mismatch}")
         return None
@@ -118,15 +120,10 @@ def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
         return None  # nothing to reuse: do not read the corpus just to say so
     try:
         store = LogitStore.load(logits_path)
-        if cfg.model.role == "classic" and store.source.get("signature") != signature:
-            log.info(f"[pipeline] {output_dir.name}: its store records another signature or none (written before "
-                     f"classic stores recorded the signature an ensemble knows them by), re-running")
+        if store.source.get("signature") != signature:  # every run's store records the signature it ran with
+            log.info(f"[pipeline] {output_dir.name}: its logits were made by another run, re-running")
             return None
-        if role_of(cfg).publishes(cfg):  # the teacher's store, the ensemble's, the transfer set's labels
-            verify_published(cfg, store)
-        else:
-            splits = load_splits(cfg)
-            store.verify_splits({name: splits[name] for name in store.ids})
+        role_of(cfg).verify(cfg, store)
     except LogitStoreError as mismatch:
         log.info(f"[pipeline] {output_dir.name}: earlier output does not match the data, re-running: {mismatch}")
         return None
@@ -135,10 +132,7 @@ def completed_metrics(cfg: DictConfig) -> dict[str, float] | None:
 
 def banner(position: str, name: str, own: list[str], cfg: DictConfig) -> str:
     """``[3/5] logistic_kd: model=logistic distill=kl (T=2, alpha=0.5)``."""
-    line = f"[{position}] {name}: {' '.join(own)}"
-    if cfg.model.role == "student" and cfg.distill.alpha > 0:
-        line += f" (T={cfg.distill.temperature:g}, alpha={cfg.distill.alpha:g})"
-    return line
+    return f"[{position}] {name}: {' '.join(own)}" + role_of(cfg).banner(cfg)
 
 
 def with_earlier_rows(results: dict[str, dict], output_dir: Path, plan: list[str]) -> dict[str, dict]:

@@ -1,5 +1,5 @@
-"""What makes two runs the same: their resolved settings and the logits they read (by bytes; a
-classic baseline's by the signature it records).
+"""What makes two runs the same: their resolved settings and the logits they read (each store by
+its identity: its bytes, or the signature it records where its role says so).
 
 The pipeline skips a stage only when its earlier run has the same signature, so changing a
 stage's settings, or re-fitting the teacher whose logits it distils from, re-runs it.
@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
-
-from distill.logit_store import file_sha256, recorded_source
 
 # Where files go, how runs are logged and shown, the pipeline's plan and what a stage is to its
 # readers: none changes what a run computes. The data's location is not a setting either: stores fingerprint the data itself.
@@ -39,33 +35,11 @@ def signed_settings(cfg: DictConfig) -> dict:
     for group, keys in DISPLAY_AND_LOCATION.items():
         for key in keys:
             (settings.get(group) or {}).pop(key, None)
-    if not settings.get("transfer"):  # transfer=none reads as before the option existed: no run re-runs for it
-        settings.pop("transfer", None)
     return settings
 
 
-def input_identity(path: str) -> str | None:
-    """What a signature records of a store a run reads: its bytes, but for a classic baseline the
-    signature it was made with. scikit-learn's solvers do not land on the same bits on every machine
-    (sk_logreg re-fitted on another host moved 112 of 7532 newsgroups20 test predictions), so by
-    bytes a new machine would re-fit the ensemble and replace the store that the transfer labels
-    and the students were made from; a baseline's settings are what make two of them the same."""
-    if not Path(path).is_file():
-        return None
-    source = recorded_source(path)
-    if source.get("kind") == "classic" and source.get("signature"):
-        return source["signature"]
-    return file_sha256(path)
-
-
-def run_signature(cfg: DictConfig, inputs: list[str]) -> str:
-    """SHA-256 of the signed settings and of the identity (``input_identity``) of every logit
-    store in ``inputs``.
-
-    Input paths are normalised lexically: a member at ``<stage>/../sk_logreg/logits.npz`` must
-    be found before the run has created ``<stage>``, or its identity would go unrecorded on the
-    first run only.
-    """
-    hashes = [input_identity(path) for path in map(os.path.normpath, inputs)]
-    text = json.dumps({"settings": signed_settings(cfg), "inputs": hashes}, sort_keys=True, default=str)
+def run_signature(cfg: DictConfig, identities: list[str | None]) -> str:
+    """SHA-256 of the signed settings and of the identities of the logit stores the run reads
+    (``distill.cli.runners.input_identity``)."""
+    text = json.dumps({"settings": signed_settings(cfg), "inputs": identities}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()

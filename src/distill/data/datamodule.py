@@ -1,8 +1,10 @@
-"""Everything a text dataset shares after loading: splits, features, teacher logits, loaders."""
+"""Everything a text dataset shares after loading: splits, features, soft targets, loaders."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import lightning as L
@@ -11,15 +13,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from distill.data.corpus import Corpus
-from distill.data.transfer import TangTransfer
+from distill.data.samplers import LengthGroupedSampler, LengthOrderSampler
 from distill.errors import UserError
-from distill.logit_store import LogitStore, TeacherSpec, load_verified
+from distill.logit_store import rows_of
 
 VAL_SPLITS = ("random", "ordered")
 
 
 class Features(Protocol):
-    """Turns texts into model inputs (see ``distill.features``)."""
+    """Turns texts into model inputs (see ``distill.features``): every method a caller uses."""
 
     vocab_size: int
 
@@ -30,6 +32,25 @@ class Features(Protocol):
     def length(self, row: Any) -> int: ...
 
     def collate(self, rows: list[Any]) -> dict[str, torch.Tensor]: ...
+
+    def fingerprint(self) -> str:
+        """Identifies the transform (a teacher's store records it; students check theirs against it)."""
+
+    def save(self, directory: str | Path, label_names: list[str], cleaning: dict[str, list[str]]) -> None:
+        """Write what ``distill.serving`` needs to redo the transform without this class."""
+
+
+@dataclass(frozen=True)
+class SoftTargets:
+    """What a student learns besides labels: a teacher's logits keyed by example id.
+
+    ``by_split[name] = (ids, logits)`` for train, val and test. ``extra`` are examples learnt from
+    soft labels alone (label -1, such as a transfer set), whose logits are ``by_split["extra"]``:
+    they join train after the features were fitted, so the features never see them.
+    """
+
+    by_split: dict[str, tuple[np.ndarray, np.ndarray]]
+    extra: Corpus | None = None
 
 
 class EncodedSplit(Dataset):
@@ -65,45 +86,6 @@ class Collate:
         return batch
 
 
-class LengthOrderSampler(Sampler[int]):
-    """Visits a split shortest-first, so evaluation batches pad to similar lengths."""
-
-    def __init__(self, lengths: list[int]) -> None:
-        self.order = np.argsort(lengths, kind="stable").tolist()
-
-    def __iter__(self):
-        return iter(self.order)
-
-    def __len__(self) -> int:
-        return len(self.order)
-
-
-class LengthGroupedSampler(Sampler[int]):
-    """Shuffles, then sorts each window of ``batch_size * window_batches`` examples by length.
-
-    Batches stay random across windows but pad to similar lengths inside, which cuts a
-    transformer epoch on long-tailed text by roughly the mean-to-max length ratio (the
-    ``group_by_length`` of Hugging Face's Trainer). Lightning calls ``set_epoch`` each epoch,
-    and wraps this sampler for DDP.
-    """
-
-    def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = 50) -> None:
-        self.lengths = np.asarray(lengths)
-        self.window = batch_size * window_batches
-        self.seed, self.epoch = seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):
-        order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.lengths))
-        windows = [order[start : start + self.window] for start in range(0, len(order), self.window)]
-        return iter(np.concatenate([w[np.argsort(-self.lengths[w], kind="stable")] for w in windows]).tolist())
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-
 class TextDataModule(L.LightningDataModule, ABC):
     """Train/val/test splits of a labelled text corpus, encoded by the model's features.
 
@@ -111,18 +93,13 @@ class TextDataModule(L.LightningDataModule, ABC):
     train: with ``val_split="random"`` a stratified sample (fixed ``seed``); with "ordered" the
     last ``val_fraction`` of each class in the source's time order (``Corpus.order``), which
     mirrors a test set of later documents. ``max_train_samples`` then caps what is left
-    of train, so the validation split does not move when it changes. When ``teacher`` is
-    given (a student that distils), its logit store must exist; it is verified against these
-    splits and its logits are attached by example id, split by split.
+    of train, so the validation split does not move when it changes.
     ``group_by_length`` batches training examples of similar length (``LengthGroupedSampler``).
     ``labelled_fraction`` < 1 keeps the hard labels of that share of the training examples only
-    (``Corpus.keep_labels``), after the teacher's logits were checked against the full split.
-    ``transfer`` (a distilling student only) appends a transfer set to train: perturbed copies
-    with label -1, learnt from the teacher's logits in the store at ``transfer.logits``, which
-    must have been labelled by the same teacher store. Features are fitted on the training
-    examples (train, and val under ``refit``), never on the copies. ``refit`` (the final fit,
-    once val has chosen the settings and the epoch count) trains on train and val together, val
-    with the teacher's val logits; copies still come from train alone.
+    (``Corpus.keep_labels``). ``refit`` (the final fit, once val has chosen the settings and the
+    epoch count) trains on train and val together. ``setup`` encodes the splits with hard labels
+    only; a run that distils loads the splits, checks its teacher's store against them, and
+    hands both to ``encode`` (``distill.cli.soft_targets``).
     """
 
     def __init__(
@@ -135,10 +112,8 @@ class TextDataModule(L.LightningDataModule, ABC):
         max_train_samples: int | None = None,
         seed: int = 42,
         num_workers: int = 0,
-        teacher: TeacherSpec | None = None,
         group_by_length: bool = False,
         labelled_fraction: float = 1.0,
-        transfer: TangTransfer | None = None,
         refit: bool = False,
     ) -> None:
         super().__init__()
@@ -151,14 +126,11 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.max_train_samples = max_train_samples
         self.seed = seed
         self.num_workers = num_workers
-        self.teacher = teacher
         self.group_by_length = group_by_length
         self.labelled_fraction = labelled_fraction
-        self.transfer = transfer
         self.refit = refit
         self.splits: dict[str, Corpus] = {}
         self.datasets: dict[str, EncodedSplit] = {}
-        self.teacher_logits: LogitStore | None = None
 
     @abstractmethod
     def load_corpus(self) -> tuple[Corpus, Corpus]:
@@ -183,41 +155,30 @@ class TextDataModule(L.LightningDataModule, ABC):
         return {"train": train, "val": val, "test": test}
 
     def setup(self, stage: str | None = None) -> None:
-        if self.datasets:
-            return
-        self.splits = self.load_splits()
-        store = None if self.teacher is None else load_verified(self.teacher, self.splits, required=True)
-        self.teacher_logits = store
-        logits = {name: None if store is None else store.aligned(name, corpus.ids)
-                  for name, corpus in self.splits.items()}
-        transfer = None if self.transfer is None else self._transfer_set(self.splits["train"])
-        if self.refit:
-            self.splits["train"] = self.splits["train"].concat(self.splits["val"])
-            logits["train"] = None if store is None else np.concatenate([logits["train"], logits["val"]])
-        self.splits["train"] = self.splits["train"].keep_labels(self.labelled_fraction, self.seed)
-        self.features.fit(self.splits["train"].texts)
-        if transfer is not None:
-            self.splits["train"] = self.splits["train"].concat(transfer[0])
-            logits["train"] = np.concatenate([logits["train"], transfer[1]])
-        for name, corpus in self.splits.items():
-            self.datasets[name] = EncodedSplit(corpus, self.features.encode(corpus.texts), logits[name])
+        if not self.datasets:
+            self.encode(self.load_splits())
 
-    def _transfer_set(self, train: Corpus) -> tuple[Corpus, np.ndarray]:
-        """The transfer set of ``train`` and its logits, from a store labelled by this run's teacher."""
-        if self.teacher_logits is None:
-            raise UserError("a transfer set is learnt from the teacher's soft labels only: use it with a "
-                            "distilling student (distill=kl or mse, distill.alpha > 0), or set transfer=none")
-        rebuild = "label it first: python train.py model=transfer_labels transfer=tang ..."
-        store = LogitStore.load(self.transfer.logits, rebuild)
-        transfer = self.transfer.generate(train, self.transfer.recorded_classes(store.source, self.transfer.logits))
-        store.verify_splits({"transfer": transfer}, f"Re-label it ({rebuild}); a store without recorded word "
-                            "classes regenerates only on a CPU like its labeller's.")
-        labeller = store.source.get("labeller", {}).get("sha256")
-        if labeller != self.teacher_logits.manifest["sha256"]:
-            raise UserError(f"the transfer set at transfer.logits={self.transfer.logits} was labelled by another "
-                            "teacher than this run's teacher.logits: distil from the store that labelled it, "
-                            "or re-label the set with this teacher")
-        return transfer, store.aligned("transfer", transfer.ids)
+    def encode(self, splits: dict[str, Corpus], soft: SoftTargets | None = None) -> None:
+        """Fit the features on the training examples (train, and val under ``refit``) and encode
+        every split, with ``soft``'s logits looked up by example id when given."""
+        splits, targets = dict(splits), {} if soft is None else dict(soft.by_split)
+        if self.refit:
+            splits["train"] = splits["train"].concat(splits["val"])
+            targets["train"] = _joined(targets, "train", "val")
+        splits["train"] = splits["train"].keep_labels(self.labelled_fraction, self.seed)
+        self.features.fit(splits["train"].texts)
+        if soft is not None and soft.extra is not None:
+            if (soft.extra.labels >= 0).any():
+                raise ValueError("extra examples are learnt from soft labels alone: their labels must be -1")
+            splits["train"] = splits["train"].concat(soft.extra)
+            targets["train"] = _joined(targets, "train", "extra")
+        self.splits = splits
+        for name, corpus in splits.items():
+            logits = None
+            if soft is not None:
+                ids, values = targets[name]
+                logits = values[rows_of(ids, corpus.ids, f"the soft targets of '{name}'")].astype(np.float32)
+            self.datasets[name] = EncodedSplit(corpus, self.features.encode(corpus.texts), logits)
 
     @property
     def cleaning(self) -> dict[str, list[str]]:
@@ -262,3 +223,10 @@ class TextDataModule(L.LightningDataModule, ABC):
 
     def test_dataloader(self) -> DataLoader:
         return self.dataloader("test")
+
+
+def _joined(targets: dict[str, tuple[np.ndarray, np.ndarray]], *names: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (ids, logits) of ``names`` as one lookup table (None without soft targets)."""
+    if not targets:
+        return None
+    return (np.concatenate([targets[name][0] for name in names]), np.concatenate([targets[name][1] for name in names]))

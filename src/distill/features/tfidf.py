@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -72,14 +73,14 @@ class TfidfFeatures:
             "weights": torch.from_numpy(np.concatenate([weights for _, weights in rows])),
         }
 
-    def save(self, directory: str | Path, label_names: list[str], cleaning: dict[str, list[str]]) -> None:
-        """Write ``features.json``: what ``distill.serving`` needs to redo this transform in numpy.
+    def spec(self, label_names: list[str], cleaning: dict[str, list[str]]) -> dict:
+        """What ``distill.serving`` needs to redo this transform in numpy.
 
         The vectorizer's other settings (word analyzer, no accent stripping or stop words,
         raw counts) are fixed by ``tfidf_vectorizer``, so they need not travel.
         """
         vectorizer = self.vectorizer
-        spec = {
+        return {
             "kind": "tfidf",
             "labels": list(label_names),
             "cleaning": cleaning,
@@ -91,4 +92,11 @@ class TfidfFeatures:
             "vocabulary": {term: int(column) for term, column in vectorizer.vocabulary_.items()},
             "idf": [float(value) for value in vectorizer.idf_],  # float32 -> float is exact
         }
-        write_text(Path(directory) / "features.json", json.dumps(spec, ensure_ascii=False))
+
+    def fingerprint(self) -> str:
+        """Identifies the fitted transform: its settings, vocabulary and weights."""
+        return hashlib.sha256(json.dumps(self.spec([], {}), sort_keys=True).encode()).hexdigest()
+
+    def save(self, directory: str | Path, label_names: list[str], cleaning: dict[str, list[str]]) -> None:
+        """Write ``features.json`` (``spec``)."""
+        write_text(Path(directory) / "features.json", json.dumps(self.spec(label_names, cleaning), ensure_ascii=False))
