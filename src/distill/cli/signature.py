@@ -13,12 +13,13 @@ import json
 from omegaconf import DictConfig, OmegaConf
 
 # Where files go, how runs are logged and shown, the pipeline's plan and what a stage is to its
-# readers: none changes what a run computes. The data's location is not a setting either: stores fingerprint the data itself.
+# readers: none changes what a run computes. The data's location is not a setting either (the
+# corpus's, an unlabelled file's): stores fingerprint the data itself, and a run checks them against it.
 NOT_SETTINGS = ("paths", "logger", "pipeline", "stage")
 DISPLAY_AND_LOCATION = {
     "trainer": ("enable_progress_bar", "enable_model_summary", "log_every_n_steps"),
     "callbacks": ("progress_bar",),
-    "data": ("archive", "data_home", "num_workers"),
+    "data": ("archive", "data_home", "num_workers", "unlabelled_file"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import lightning as L
 import numpy as np
@@ -16,6 +16,9 @@ from distill.data.corpus import Corpus
 from distill.data.samplers import LengthGroupedSampler, LengthOrderSampler
 from distill.errors import UserError
 from distill.logit_store import rows_of
+
+if TYPE_CHECKING:
+    from distill.data.unlabelled import UnlabelledFile
 
 VAL_SPLITS = ("random", "ordered")
 
@@ -97,10 +100,14 @@ class TextDataModule(L.LightningDataModule, ABC):
     ``group_by_length`` batches training examples of similar length (``LengthGroupedSampler``).
     ``labelled_fraction`` < 1 keeps the hard labels of that share of the training examples only
     (``Corpus.keep_labels``). ``refit`` (the final fit, once val has chosen the settings and the
-    epoch count) trains on train and val together. ``setup`` encodes the splits with hard labels
+    epoch count) trains on train and val together. ``unlabelled_file`` is in-domain text without
+    labels, which the teacher labels into its store's ``unlabelled`` split (``unlabelled``). ``setup`` encodes the splits with hard labels
     only; a run that distils loads the splits, checks its teacher's store against them, and
     hands both to ``encode`` (``distill.cli.soft_targets``).
     """
+
+    text_column: str = "text"  # where an unlabelled file holds its texts; a dataset of files may name others
+    id_column: str | None = None
 
     def __init__(
         self,
@@ -115,6 +122,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         group_by_length: bool = False,
         labelled_fraction: float = 1.0,
         refit: bool = False,
+        unlabelled_file: str | None = None,
     ) -> None:
         super().__init__()
         self.features = features
@@ -129,6 +137,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.group_by_length = group_by_length
         self.labelled_fraction = labelled_fraction
         self.refit = refit
+        self.unlabelled_file = unlabelled_file
         self.splits: dict[str, Corpus] = {}
         self.datasets: dict[str, EncodedSplit] = {}
 
@@ -179,6 +188,14 @@ class TextDataModule(L.LightningDataModule, ABC):
                 ids, values = targets[name]
                 logits = values[rows_of(ids, corpus.ids, f"the soft targets of '{name}'")].astype(np.float32)
             self.datasets[name] = EncodedSplit(corpus, self.features.encode(corpus.texts), logits)
+
+    def unlabelled(self) -> UnlabelledFile | None:
+        """``unlabelled_file`` read with this data's text and id columns; None when there is none."""
+        if not self.unlabelled_file:
+            return None
+        from distill.data.unlabelled import UnlabelledFile  # it reads files as data.csv does, which imports this module
+
+        return UnlabelledFile(self.unlabelled_file, self.text_column, self.id_column)
 
     @property
     def cleaning(self) -> dict[str, list[str]]:
