@@ -44,12 +44,13 @@ def build(cfg: DictConfig, role: Role) -> tuple[TextDataModule, ClassifierModule
     if role.all_labels and cfg.data.get("labelled_fraction", 1.0) < 1.0:
         raise UserError(f"model={cfg.model.name} trains on every training label, and students verify its logits "
                         "against the full split: set data.labelled_fraction=1.0 for its stage")
+    loss = instantiate(cfg.distill) if role.distils else None  # a bad loss setting is refused before any store is read
     datamodule = encoded_data(cfg, role)
     settings = OmegaConf.to_container(cfg.model.module, resolve=True)
     start = start_of(*(settings.pop(key, default) for key, default in START.items()))
     model = instantiate(settings, _recursive_=False, _convert_="all", num_classes=datamodule.num_classes,
                         vocab_size=datamodule.features.vocab_size,
-                        loss=instantiate(cfg.distill) if role.distils else None)
+                        loss=loss)
     loggers = instantiate_all(cfg.get("logger"))
     callbacks, progress_bar = without_progress_bar_off_a_terminal(instantiate_all(cfg.get("callbacks")))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=[*callbacks, *([start] if start else [])],
