@@ -489,7 +489,7 @@ def test_csv_val_file_ids_are_unique_across_the_three_files(tmp_path) -> None:
                                         r"unique across data.train_file, data.test_file and data.val_file"):
         _csv_module(train, test, val_file=str(val), id_column="extra").load_splits()
     unseen = _write_val(tmp_path / "unseen.jsonl", ["bacon"], ids=[9])
-    with pytest.raises(UserError, match=r"unseen.jsonl has labels never seen in training: \['bacon'\]; .*data.val_file"):
+    with pytest.raises(UserError, match=r"unseen.jsonl has labels never seen in training: \['bacon'\]; .*val_file"):
         _csv_module(train, test, val_file=str(unseen), id_column="extra").load_splits()
 
 

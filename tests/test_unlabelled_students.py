@@ -130,7 +130,8 @@ def test_the_unlabelled_set_comes_on_top_of_tangs_copies(tmp_path: Path) -> None
     copies = rules.generate(splits["train"], classes)
     source = {"kind": "transfer", "rules": rules.rules(), "word_classes": classes,
               "labeller": {"sha256": teacher.manifest["sha256"]}}
-    LogitStore.from_predictions({"transfer": copies}, {"transfer": by_id(copies.ids)}, source).save(tmp_path / "tang.npz")
+    labelled = LogitStore.from_predictions({"transfer": copies}, {"transfer": by_id(copies.ids)}, source)
+    labelled.save(tmp_path / "tang.npz")
     data = encoded_data(cfg, role_of(cfg))
     train = data.splits["train"]
     assert len(copies) > 0

@@ -45,12 +45,11 @@ class Features(Protocol):
 class SoftTargets:
     """What a student learns besides labels: a teacher's logits keyed by example id.
 
-    ``by_split[name] = (ids, logits)`` for train, val and test. ``extra`` are examples learnt from
-    soft labels alone (label -1, such as a transfer set), whose logits are ``by_split["extra"]``:
-    they join train after the features were fitted, so the features never see them (Tang's copies
-    hold [MASK] and shuffled words). ``unlabelled`` (``data.unlabelled_file``, logits in
-    ``by_split["unlabelled"]``) join train too, but the features are fitted on their texts: they
-    are real in-domain text, like the training texts ``labelled_fraction`` took the labels of.
+    ``by_split[name] = (ids, logits)`` for train, val and test. ``extra`` (a transfer set) and
+    ``unlabelled`` (``data.unlabelled_file``) are examples learnt from soft labels alone (label -1),
+    with logits in ``by_split`` under those names. Both join train; the features are fitted on the
+    unlabelled texts, in-domain text as the training texts ``labelled_fraction`` unlabels are, but
+    never on a transfer set's copies, which hold [MASK] and n-gram fragments.
     """
 
     by_split: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -103,9 +102,9 @@ class TextDataModule(L.LightningDataModule, ABC):
     ``labelled_fraction`` < 1 keeps the hard labels of that share of the training examples only
     (``Corpus.keep_labels``). ``refit`` (the final fit, once val has chosen the settings and the
     epoch count) trains on train and val together. ``unlabelled_file`` is in-domain text without
-    labels, which the teacher labels into its store's ``unlabelled`` split (``unlabelled``). ``setup`` encodes the splits with hard labels
-    only; a run that distils loads the splits, checks its teacher's store against them, and
-    hands both to ``encode`` (``distill.cli.soft_targets``).
+    labels, which the teacher labels into its store's ``unlabelled`` split (``unlabelled``).
+    ``setup`` encodes the splits with hard labels only; a run that distils loads the splits, checks
+    its teacher's store against them, and hands both to ``encode`` (``distill.cli.soft_targets``).
     """
 
     text_column: str = "text"  # where an unlabelled file holds its texts; a dataset of files may name others
@@ -161,10 +160,8 @@ class TextDataModule(L.LightningDataModule, ABC):
                     f"the {name} split is empty: the data settings that choose its examples "
                     f"(data.{name}_file, data.categories, data.archive) select none"
                 )
-        if given:
-            val = given[0]
-        else:
-            train, val = train.split(self.val_fraction, self.seed, ordered=self.val_split == "ordered")
+        ordered = self.val_split == "ordered"
+        train, val = (train, *given) if given else train.split(self.val_fraction, self.seed, ordered)
         if self.max_train_samples is not None:
             train = train.sample(self.max_train_samples, self.seed)
         return {"train": train, "val": val, "test": test}
@@ -181,8 +178,7 @@ class TextDataModule(L.LightningDataModule, ABC):
             splits["train"] = splits["train"].concat(splits["val"])
             targets["train"] = _joined(targets, "train", "val")
         splits["train"] = splits["train"].keep_labels(self.labelled_fraction, self.seed)
-        added = {} if soft is None else {"unlabelled": soft.unlabelled, "extra": soft.extra}
-        added = {name: corpus for name, corpus in added.items() if corpus is not None}
+        added = {name: corpus for name in ("unlabelled", "extra") if (corpus := getattr(soft, name, None)) is not None}
         self.features.fit(splits["train"].texts + (added["unlabelled"].texts if "unlabelled" in added else []))
         for name, corpus in added.items():
             if (corpus.labels >= 0).any():
@@ -199,9 +195,7 @@ class TextDataModule(L.LightningDataModule, ABC):
 
     def unlabelled(self) -> UnlabelledFile | None:
         """``unlabelled_file`` read with this data's text and id columns; None when there is none."""
-        if not self.unlabelled_file:
-            return None
-        return UnlabelledFile(self.unlabelled_file, self.text_column, self.id_column)
+        return UnlabelledFile(self.unlabelled_file, self.text_column, self.id_column) if self.unlabelled_file else None
 
     @property
     def cleaning(self) -> dict[str, list[str]]:

@@ -1,11 +1,11 @@
 """Unlabelled in-domain text: a CSV or JSONL file with a text column, read in chunks.
 
 The teacher labels it once (``distill.labelling``) into its store's ``unlabelled`` split, which
-students with ``transfer=unlabelled`` learn from soft labels alone (label -1). A file of millions of documents is never held whole:
-it is decoded line by line and yielded ``chunk_size`` rows at a time. ``scan`` reads it once
-up front, so that an empty or non-UTF-8 file, a missing text column or ids that repeat train or
-test ids are refused before any labelling starts, and so that a resumed labelling can tell
-whether the file changed (its SHA-256).
+students with ``transfer=unlabelled`` learn from soft labels alone (label -1). A file of millions of
+documents is never held whole: it is decoded line by line and yielded ``chunk_size`` rows at a time.
+``scan`` reads it once up front, so that an empty or non-UTF-8 file, a missing text column or ids
+that repeat train or test ids are refused before any labelling starts, and so that a resumed
+labelling can tell whether the file changed (its SHA-256).
 """
 
 from __future__ import annotations
