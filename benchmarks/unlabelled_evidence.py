@@ -115,7 +115,7 @@ def write(args: argparse.Namespace) -> dict:
             "test": len(splits["test"])}
     print("| file | examples |\n|---|---:|")
     print("\n".join(f"| {name} | {count} |" for name, count in rows.items()))
-    print(f"\nsame ids, texts and labels as the quickstart's splits: {not found} {found or ''}")
+    print(f"\nsame ids, texts and labels as the quickstart's splits: {not found}", *found)
     print("select them with:", " ".join(overrides[:-1]), "; and transfer=unlabelled with", overrides[-1])
     return {"setting": base, "labelled_fraction": fraction, "seed": seed, "examples": rows,
             "files": {name: path.name for name, path in paths.items()}, "csv_overrides": overrides,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from conftest import CONFIG_DIR
+from conftest import CONFIG_DIR, ROOT
 from distill.cli.config import data_module, learns_unlabelled, transfer_of
 from distill.data.unlabelled import ID_BASE, UnlabelledFile
 from distill.errors import UserError
@@ -129,3 +132,11 @@ def test_the_fingerprint_names_the_text_column(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "more.jsonl", [{"text": "a", "body": "b"}])
     text, body = (UnlabelledFile(str(path), column).scan(TAKEN).fingerprint() for column in ("text", "body"))
     assert text != body and {**text, "text_column": "body"} == body
+
+
+def test_reading_an_unlabelled_file_imports_neither_lightning_nor_torch() -> None:
+    """A labelling subprocess reads the file before it needs a model: it must start fast."""
+    code = "import sys, distill.data.unlabelled; print(sorted({'lightning', 'torch'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr[-2000:]

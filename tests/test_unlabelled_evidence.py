@@ -63,3 +63,19 @@ def test_the_files_give_the_quickstarts_splits_and_students_see_the_same_example
         assert a.splits[split].ids.tolist() == b.splits[split].ids.tolist()
         assert a.splits[split].texts == b.splits[split].texts
     assert a.features.vectorizer.vocabulary_ == b.features.vectorizer.vocabulary_  # fitted on the same texts
+
+
+def test_compare_reports_the_largest_test_accuracy_difference_of_shared_stages(tmp_path: Path) -> None:
+    tables = {"a": {"teacher": {"test/acc": 0.9}, "logistic_kd": {"test/acc": 0.80}, "only_here": {"test/acc": 0.1}},
+              "b": {"teacher": {"test/acc": 0.9}, "logistic_kd": {"test/acc": 0.795}}}
+    for name, table in tables.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "comparison.json").write_text(json.dumps(table))
+    out = tmp_path / "compare.json"
+    assert evidence.main(["--json", str(out), "compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    record = json.loads(out.read_text())
+    assert list(record["stages"]) == ["teacher", "logistic_kd"] and record["within_tolerance"]
+    assert abs(record["largest_difference"] - 0.005) < 1e-12
+    tables["b"]["logistic_kd"]["test/acc"] = 0.78
+    (tmp_path / "b" / "comparison.json").write_text(json.dumps(tables["b"]))
+    assert evidence.main(["--json", str(out), "compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 1

@@ -62,10 +62,10 @@ def teacher_store(splits: dict[str, Corpus], path: Path, unlabelled: UnlabelledF
     return store
 
 
-def student(tmp_path: Path, paths: dict[str, Path], *extra: str, unlabelled: bool = True):
+def student(tmp_path: Path, paths: dict[str, Path], *extra: str, unlabelled: bool = True, transfer: str = "unlabelled"):
     overrides = ["data=csv", f"data.train_file={paths['train']}", f"data.val_file={paths['val']}",
                  f"data.test_file={paths['test']}", "data.id_column=id", "model=logistic", "distill=kl",
-                 f"teacher.logits={tmp_path / 'teacher.npz'}", "transfer=unlabelled",
+                 f"teacher.logits={tmp_path / 'teacher.npz'}", f"transfer={transfer}",
                  *([f"data.unlabelled_file={paths['unlabelled']}"] if unlabelled else []), *extra]
     return make_cfg(tmp_path, tmp_path, overrides)
 
@@ -118,10 +118,9 @@ def test_a_hard_label_student_is_refused_the_unlabelled_set(tmp_path: Path) -> N
 
 def test_the_unlabelled_set_comes_on_top_of_tangs_copies(tmp_path: Path) -> None:
     paths = write_data(tmp_path / "data")
-    tang = ["transfer=tang", "transfer.word_classes=2", "transfer.min_count=1",
-            f"transfer.logits={tmp_path / 'tang.npz'}"]
-    cfg = student(tmp_path, paths, *tang, "transfer.unlabelled=true")
-    plain = student(tmp_path, paths, *tang)
+    tang = ["transfer.word_classes=2", "transfer.min_count=1", f"transfer.logits={tmp_path / 'tang.npz'}"]
+    cfg = student(tmp_path, paths, *tang, transfer="tang_unlabelled")
+    plain = student(tmp_path, paths, *tang, transfer="tang")
     assert transfer_of(cfg) == transfer_of(plain) and learns_unlabelled(cfg) and not learns_unlabelled(plain)
     splits = load_splits(cfg)
     teacher = teacher_store(splits, tmp_path / "teacher.npz", UnlabelledFile(str(paths["unlabelled"]), id_column="id"))

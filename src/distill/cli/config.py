@@ -66,7 +66,7 @@ def transfer_of(cfg: DictConfig) -> TangTransfer | None:
 
 def learns_unlabelled(cfg: DictConfig) -> bool:
     """``transfer.unlabelled``: a distilling student learns the teacher's store's unlabelled split
-    (``transfer=unlabelled``, or ``transfer=tang transfer.unlabelled=true``)."""
+    (``transfer=unlabelled``, or ``transfer=tang_unlabelled`` on top of Tang's copies)."""
     return bool((cfg.get("transfer") or {}).get(UNLABELLED_FLAG, False))
 
 
