@@ -100,8 +100,8 @@ def test_a_store_that_did_not_label_this_file_is_refused(tmp_path: Path) -> None
     cfg = student(tmp_path, paths)
     splits = load_splits(cfg)
     teacher_store(splits, tmp_path / "teacher.npz", None)
-    with pytest.raises(UserError, match=r"has no 'unlabelled' split: label it with the teacher stage and "
-                                        r"data.unlabelled_file=.*more.jsonl set"):
+    with pytest.raises(UserError, match=r"has no 'unlabelled' split: label it with the teacher stage .*"
+                                        r"python train.py model=teacher_finetuned .*data.unlabelled_file=.*more.jsonl"):
         encoded_data(cfg, role_of(cfg))
     teacher_store(splits, tmp_path / "teacher.npz", UnlabelledFile(str(paths["unlabelled"]), id_column="id"))
     with open(paths["unlabelled"], "a") as handle:
@@ -110,9 +110,10 @@ def test_a_store_that_did_not_label_this_file_is_refused(tmp_path: Path) -> None
         encoded_data(cfg, role_of(cfg))
 
 
-def test_a_hard_label_student_is_refused_the_unlabelled_set(tmp_path: Path) -> None:
-    cfg = student(tmp_path, write_data(tmp_path / "data"), "distill=none")
-    with pytest.raises(UserError, match=r"soft labels only.*drop transfer=unlabelled"):
+@pytest.mark.parametrize("transfer", ["unlabelled", "tang_unlabelled"])
+def test_a_hard_label_student_is_refused_the_unlabelled_set(tmp_path: Path, transfer: str) -> None:
+    cfg = student(tmp_path, write_data(tmp_path / "data"), "distill=none", transfer=transfer)
+    with pytest.raises(UserError, match=rf"soft labels only.*drop transfer={transfer}$"):
         encoded_data(cfg, role_of(cfg))
 
 

@@ -23,15 +23,15 @@ from distill.logit_store import LogitStore
 
 
 def soft_targets(cfg: DictConfig, splits: dict[str, Corpus]) -> SoftTargets | None:
-    """The teacher's logits for every split and, with a transfer set or an unlabelled file
-    (``transfer.unlabelled`` with ``data.unlabelled_file``), those examples and their logits; None
-    when the run does not distil (``distill.alpha`` 0)."""
+    """The teacher's logits for every split and, with a transfer set (``transfer=tang``) or an
+    unlabelled file (``transfer=unlabelled`` and ``data.unlabelled_file``; ``tang_unlabelled``:
+    both), those examples and their logits; None when the run does not distil (``distill.alpha`` 0)."""
     rules, unlabelled = transfer_of(cfg), learns_unlabelled(cfg)
     if not distils(cfg):
         if rules is not None or unlabelled:
             raise UserError("a transfer set is learnt from the teacher's soft labels only: use it with a "
                             f"distilling student (distill=kl or mse, distill.alpha > 0), or drop "
-                            f"transfer={'tang' if rules is not None else 'unlabelled'}")
+                            f"transfer={'_'.join(['tang'] * (rules is not None) + ['unlabelled'] * unlabelled)}")
         return None
     teacher = verified_teacher(cfg, splits)
     by_split = {name: (teacher.ids[name], teacher.logits[name]) for name in splits}
@@ -49,8 +49,8 @@ def soft_targets(cfg: DictConfig, splits: dict[str, Corpus]) -> SoftTargets | No
 def unlabelled_set(source: UnlabelledFile, splits: dict[str, Corpus], teacher: LogitStore, at: str) -> Corpus:
     """The unlabelled file as the teacher labelled it: the same bytes (its recorded fingerprint) and
     the same ids, which are numbered past every train, val and test id as the labelling numbered them."""
-    relabel = (f"label it with the teacher stage and data.unlabelled_file={source.path} set (python train.py "
-               "model=teacher_finetuned teacher.pretrained=<model> data.unlabelled_file=...), then distil again")
+    relabel = ("label it with the teacher stage and this run's data settings (python train.py model=teacher_finetuned "
+               f"teacher.pretrained=<model> data.unlabelled_file={source.path} ...), then distil again")
     if SPLIT not in teacher.ids:
         raise UserError(f"the teacher's store at teacher.logits={at} has no '{SPLIT}' split: {relabel}")
     scanned = source.scan(np.concatenate([corpus.ids for corpus in splits.values()]))
