@@ -1,33 +1,43 @@
-"""Tiny random Hugging Face models saved with ``save_pretrained``, for tests of teachers made elsewhere.
+"""Tiny random Hugging Face models saved with ``save_pretrained``, for tests of teachers made elsewhere
+and of labelling (torch and transformers are imported only where a model is built or loaded: the
+SIGKILL test's worker starts fast).
 
 ``save_model(folder, arch, id2label)`` writes a tiny random ``arch`` ("bert", "distilbert",
 "roberta", "gpt2") with its own tokenizer (BERT's WordPiece, or a byte-level BPE trained here
 with the ``tokenizers`` library) and returns the folder; ``id2label=None`` saves the bare
 encoder (no classification head). ``LABELS`` are the classes of conftest's corpus in its
-order; ``SHUFFLED`` is the order the saved models list them in.
+order; ``SHUFFLED`` is the order the saved models list them in. For labelling tests,
+``save_tiny_classifier`` writes a BERT whose logits differ between documents and
+``load_classifier`` reads one back; ``documents`` are texts to label, ``text_logits`` a stand-in labeller.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import torch
+import numpy as np
 
-from conftest import GROUPS
+from conftest import GROUPS, TINY_TEACHER
 
 LABELS = sorted(GROUPS)
 SHUFFLED = [LABELS[2], LABELS[0], LABELS[1]]
 MAX_LENGTH = 48
 TEXTS = [f"{group} {words} {words.upper()} re: café naïve 42" for group, words in GROUPS.items()]
 SIZE = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32}
+WORDS = sorted({word for words in GROUPS.values() for word in words.split()} | {"the", "a", "and", "of"})
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *LETTERS, *(f"##{letter}" for letter in LETTERS)]
 
 
 def wordpiece_tokenizer():
     from transformers import BertTokenizer
 
-    words = sorted({word for text in TEXTS for word in text.lower().split()} | set("abcdefghijklmnopqrstuvwxyz0123456789.:"))
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *(f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz")]
+    words = sorted({word for text in TEXTS for word in text.lower().split()} | set(LETTERS + "0123456789.:"))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *(f"##{c}" for c in LETTERS)]
     return BertTokenizer(vocab={token: i for i, token in enumerate(dict.fromkeys(vocab))}, model_max_length=MAX_LENGTH)
 
 
@@ -60,6 +70,7 @@ def _config(arch: str, vocab_size: int, pad_id: int, labels: dict):
 
 def save_model(folder: Path, arch: str = "bert", id2label: list[str] | None = SHUFFLED, seed: int = 0) -> Path:
     """A tiny random ``arch`` classifier over ``id2label`` (None: the encoder alone) and its tokenizer."""
+    import torch
     import transformers
 
     tokenizer = wordpiece_tokenizer() if arch in ("bert", "distilbert") else bpe_tokenizer()
@@ -76,3 +87,48 @@ def save_model(folder: Path, arch: str = "bert", id2label: list[str] | None = SH
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@dataclass
+class Classifier:
+    """What a labeller runs (``distill.labelling_backends``)."""
+
+    model: Any  # an AutoModelForSequenceClassification
+    tokenizer: Any
+    max_length: int = 32
+
+
+def load_classifier(folder: Path, max_length: int = 32) -> Classifier:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    return Classifier(model, AutoTokenizer.from_pretrained(folder), max_length)
+
+
+def save_tiny_classifier(folder: Path, seed: int = 0) -> Path:
+    """A random tiny BERT of 3 unnamed classes whose tokenizer sets no length limit (the labeller then
+    reads the model's positions), with weights 25x the default spread: logits that differ between
+    documents, not all one class, which labelling's comparisons need."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, BertConfig, BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(VOCAB), num_labels=len(GROUPS), initializer_range=0.5, **TINY_TEACHER)
+    AutoModelForSequenceClassification.from_config(config).save_pretrained(folder)
+    return folder
+
+
+def documents(count: int, seed: int = 0) -> list[str]:
+    """Texts of varied lengths over ``WORDS``, some with words the tokenizer splits into letters."""
+    rng = np.random.default_rng(seed)
+    pool = [*WORDS, "zebra", "quux"]
+    return [" ".join(rng.choice(pool, size=int(rng.integers(1, 40)))) for _ in range(count)]
+
+
+def text_logits(texts: list[str]) -> np.ndarray:
+    """A deterministic stand-in labeller (the same in every process): logits from each text's CRC."""
+    codes = np.asarray([zlib.crc32(text.encode()) for text in texts], dtype=np.int64)
+    return np.stack([codes % 97, codes % 89, -(codes % 83)], axis=1).astype(np.float32) / 10

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tiny_classifier import load_classifier, text_logits  # noqa: E402
+from hf_models import load_classifier, text_logits  # noqa: E402
 
 from distill.data.unlabelled import UnlabelledFile  # noqa: E402
 from distill.labelling import identity, label, label_shards  # noqa: E402

@@ -462,6 +462,37 @@ def test_csv_id_column_missing_from_test_file(tmp_path) -> None:
     )
 
 
+def _write_val(path: Path, labels: list[str], ids: list[int] | None = None) -> Path:
+    with open(path, "w", encoding="utf-8") as handle:
+        for i, label in enumerate(labels):
+            row = {"text": f"val {i} {label}", "label": label, **({"extra": ids[i]} if ids else {})}
+            handle.write(json.dumps(row) + "\n")
+    return path
+
+
+def test_csv_val_file_is_the_validation_split_and_is_numbered_after_test(tmp_path) -> None:
+    train_file, test_file = _write_csv_data(tmp_path, n_train=12)
+    val_file = _write_val(tmp_path / "val.jsonl", ["spam", "eggs"])
+    splits = _csv_module(train_file, test_file, val_file=str(val_file), max_train_samples=9).load_splits()
+    assert splits["val"].texts == ["val 0 spam", "val 1 eggs"] and splits["val"].ids.tolist() == [16, 17]
+    assert [splits["val"].label_names[label] for label in splits["val"].labels] == ["spam", "eggs"]
+    assert len(splits["train"]) == 9 and set(splits["train"].ids) <= set(range(12))  # nothing carved out
+    assert splits["test"].ids.tolist() == [12, 13, 14, 15]  # as without a val file
+
+
+def test_csv_val_file_ids_are_unique_across_the_three_files(tmp_path) -> None:
+    train, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+    _write_val(train, ["spam", "ham"], ids=[1, 2])
+    _write_val(test, ["ham"], ids=[3])
+    val = _write_val(tmp_path / "val.jsonl", ["spam", "ham"], ids=[4, 2])
+    with pytest.raises(UserError, match=rf"{val}, line 2: id 2 in column 'extra' repeats {train}, line 2; ids must be "
+                                        r"unique across data.train_file, data.test_file and data.val_file"):
+        _csv_module(train, test, val_file=str(val), id_column="extra").load_splits()
+    unseen = _write_val(tmp_path / "unseen.jsonl", ["bacon"], ids=[9])
+    with pytest.raises(UserError, match=r"unseen.jsonl has labels never seen in training: \['bacon'\]; .*val_file"):
+        _csv_module(train, test, val_file=str(unseen), id_column="extra").load_splits()
+
+
 def test_csv_unseen_test_label_raises(tmp_path) -> None:
     train_file, test_file = _write_csv_data(tmp_path, test_labels=["ham", "bacon"])
     with pytest.raises(UserError, match=rf"{test_file}.*\['bacon'\].*add examples of them to data\.train_file"):

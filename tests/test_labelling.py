@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tiny_classifier import documents, text_logits
+from hf_models import documents, text_logits
 from distill.errors import UserError
 from distill.labelling import identity, label, label_shards, merge, shard_path, shards
 

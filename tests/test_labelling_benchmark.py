@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import benchmark_module
-from tiny_classifier import save_tiny_classifier
+from hf_models import save_tiny_classifier
 
 
 def test_the_benchmark_times_each_runtime_and_plans_ten_million_documents(

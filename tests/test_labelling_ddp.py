@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from conftest import ROOT
-from tiny_classifier import documents, load_classifier, save_tiny_classifier
+from hf_models import documents, load_classifier, save_tiny_classifier
 from distill.data.unlabelled import UnlabelledFile
 from distill.labelling import identity, label
 from distill.labelling_backends import TorchLabeller

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tiny_classifier import documents, load_classifier, save_tiny_classifier
+from hf_models import documents, load_classifier, save_tiny_classifier
 from distill.errors import UserError
 from distill.labelling_backends import OnnxLabeller, TorchLabeller, export_onnx, labeller, quantize_int8
 

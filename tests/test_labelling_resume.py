@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from conftest import ROOT
-from tiny_classifier import documents, text_logits
+from hf_models import documents, text_logits
 from distill.data.unlabelled import UnlabelledFile
 from distill.labelling import identity, label, shard_path
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
-from conftest import CONFIG_DIR
-from distill.data.unlabelled import ID_BASE, SPLIT, UnlabelledFile, UnlabelledTransfer
+from conftest import CONFIG_DIR, ROOT
+from distill.cli.config import data_module, learns_unlabelled, transfer_of
+from distill.data.unlabelled import ID_BASE, UnlabelledFile
 from distill.errors import UserError
 
 TAKEN = np.array([0, 1, 2, 7])
@@ -114,15 +117,26 @@ def test_a_file_without_its_id_column_is_numbered(tmp_path: Path) -> None:
     assert read_all(UnlabelledFile(str(path), id_column="id"))[0].tolist() == [ID_BASE, ID_BASE + 1]
 
 
-def test_transfer_unlabelled_config_builds_the_split_it_names(tmp_path: Path) -> None:
+def test_transfer_unlabelled_generates_no_set_and_reads_the_file_the_data_names(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "more.jsonl", [{"text": "a"}])
-    overrides = ["data=csv", "data.train_file=t.csv", "data.test_file=s.csv", f"++data.unlabelled_file={path}",
-                 "transfer=unlabelled", f"paths.cache_dir={tmp_path}"]
+    overrides = ["data=csv", "data.train_file=t.csv", "data.test_file=s.csv", f"data.unlabelled_file={path}",
+                 "data.text_column=body", "transfer=unlabelled"]
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
-    transfer = instantiate(cfg.transfer)
-    assert isinstance(transfer, UnlabelledTransfer) and transfer.file == str(path)
-    assert transfer.logits == str(tmp_path / "unlabelled_logits.npz") and transfer.rules()["name"] == SPLIT
-    assert read_all(transfer.source())[1] == ["a"]
-    with pytest.raises(UserError, match="set data.unlabelled_file"):
-        UnlabelledTransfer(file=None, logits="x", shards="y")
+    assert transfer_of(cfg) is None and learns_unlabelled(cfg)
+    assert data_module(cfg).unlabelled() == UnlabelledFile(str(path), "body", None)
+
+
+def test_the_fingerprint_names_the_text_column(tmp_path: Path) -> None:
+    """A student reading another column than the teacher labelled is told, though the bytes are the same."""
+    path = write_jsonl(tmp_path / "more.jsonl", [{"text": "a", "body": "b"}])
+    text, body = (UnlabelledFile(str(path), column).scan(TAKEN).fingerprint() for column in ("text", "body"))
+    assert text != body and {**text, "text_column": "body"} == body
+
+
+def test_reading_an_unlabelled_file_imports_neither_lightning_nor_torch() -> None:
+    """A labelling subprocess reads the file before it needs a model: it must start fast."""
+    code = "import sys, distill.data.unlabelled; print(sorted({'lightning', 'torch'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr[-2000:]

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from distill.data.corpus import Corpus
 from distill.data.transfer import TangTransfer
@@ -50,9 +50,24 @@ def verified_teacher(cfg: DictConfig, splits: dict[str, Corpus]) -> LogitStore:
     return store
 
 
+UNLABELLED_FLAG = "unlabelled"  # transfer.unlabelled: students learn data.unlabelled_file too
+
+
 def transfer_of(cfg: DictConfig) -> TangTransfer | None:
-    """The configured transfer set's rules (``transfer=tang``), or None (no transfer group, the default)."""
-    return instantiate(cfg.transfer) if (cfg.get("transfer") or {}).get("_target_") else None
+    """The configured transfer set's rules (``transfer=tang``), or None (no transfer group, the default,
+    or ``transfer=unlabelled``, which generates no set)."""
+    group = cfg.get("transfer") or {}
+    if not group.get("_target_"):
+        return None
+    rules = OmegaConf.to_container(group, resolve=True)
+    rules.pop(UNLABELLED_FLAG, None)
+    return instantiate(rules)
+
+
+def learns_unlabelled(cfg: DictConfig) -> bool:
+    """``transfer.unlabelled``: a distilling student learns the teacher's store's unlabelled split
+    (``transfer=unlabelled``, or ``transfer=tang_unlabelled`` on top of Tang's copies)."""
+    return bool((cfg.get("transfer") or {}).get(UNLABELLED_FLAG, False))
 
 
 def instantiate_all(group: DictConfig | None) -> list:

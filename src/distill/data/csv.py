@@ -6,89 +6,20 @@ from its cause, as a class named '' or 'None' or a scikit-learn error about 0 sa
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
-import json
 from pathlib import Path
 
 import numpy as np
 
 from distill.data.corpus import Corpus
 from distill.data.datamodule import TextDataModule
+from distill.data.records import Record, read_records
 from distill.errors import UserError
-
-Record = tuple[int, dict]  # (line the row starts on, column -> value)
-
-
-def read_records(path: str | Path) -> list[Record]:
-    """Rows of a ``.csv`` (header line) or ``.jsonl``/``.json`` (one object per line) file,
-    each with its line number so that later checks can point at it."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path} does not exist: set data.train_file / data.test_file to your files")
-    text = _decode(path)
-    if path.suffix.lower() in (".jsonl", ".json"):
-        return _jsonl_records(path, text)
-    return _csv_records(path, text)
-
-
-def _decode(path: Path) -> str:
-    """The file as UTF-8, with or without the byte-order mark Excel writes (``utf-8-sig``)."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        offset = error.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
-        line = data.count(b"\n", 0, offset) + 1
-        raise UserError(
-            f"{path}, line {line}: byte {offset} (0x{data[offset]:02x}) is not UTF-8; re-save the file as UTF-8"
-        ) from None
-
-
-def _csv_records(path: Path, text: str) -> list[Record]:
-    """Rows keyed by the header; a row with more or fewer fields than the header is refused
-    (``csv.DictReader`` would fill the gaps with None, which became a label named 'None')."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, [])
-    records, start = [], reader.line_num + 1
-    for fields in reader:
-        if fields:  # [] is a blank line
-            if len(fields) != len(header):
-                raise UserError(
-                    f"{path}, line {start}: expected {len(header)} fields (the header's), found {len(fields)}; "
-                    "give every row one value per column, quoting values that hold commas or quotes"
-                )
-            records.append((start, dict(zip(header, fields))))
-        start = reader.line_num + 1
-    return records
-
-
-def _jsonl_records(path: Path, text: str) -> list[Record]:
-    """One JSON object per non-blank line (lines split at \\n only: a JSON string may hold U+2028)."""
-    return [(number, _json_object(path, number, line))
-            for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
-
-
-def _json_object(path: Path, number: int, line: str) -> dict:
-    """The line's object; bad JSON, a list or a string would fail later without the file's name."""
-    try:
-        value = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise UserError(
-            f"{path}, line {number}: invalid JSON ({error.msg}, column {error.colno}); "
-            "write one JSON object per line"
-        ) from None
-    if not isinstance(value, dict):
-        raise UserError(
-            f"{path}, line {number} is a JSON {type(value).__name__}, not an object; "
-            'write one object per line, like {"text": "...", "label": "..."}'
-        )
-    return value
 
 
 class CsvDataModule(TextDataModule):
-    """Train and test files in; label names are the sorted distinct training labels."""
+    """Train and test files in, and optionally a validation file (``val_file``, used as val instead
+    of a ``val_fraction`` of train, e.g. to reproduce a fixed split); label names are the sorted
+    distinct training labels."""
 
     def __init__(
         self,
@@ -98,27 +29,29 @@ class CsvDataModule(TextDataModule):
         label_column: str = "label",
         id_column: str | None = None,
         order_column: str | None = None,
+        val_file: str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.files = {"train": train_file, "test": test_file}
+        self.files = {"train": train_file, "test": test_file, **({"val": val_file} if val_file else {})}
         self.text_column, self.label_column, self.id_column = text_column, label_column, id_column
         self.order_column = order_column
 
-    def load_corpus(self) -> tuple[Corpus, Corpus]:
+    def load_corpus(self) -> tuple[Corpus, ...]:
         records = {split: read_records(path) for split, path in self.files.items()}
         for split, rows in records.items():
             self._check_rows(split, rows)
         label_names = sorted({str(row[self.label_column]) for _, row in records["train"]})
         label_of = {name: index for index, name in enumerate(label_names)}
-        unseen = sorted({str(row[self.label_column]) for _, row in records["test"]} - set(label_of))
-        if unseen:
-            raise UserError(
-                f"{self.files['test']} has labels never seen in training: {unseen}; "
-                "add examples of them to data.train_file or remove them from data.test_file"
-            )
+        for split in [name for name in self.files if name != "train"]:
+            unseen = sorted({str(row[self.label_column]) for _, row in records[split]} - set(label_of))
+            if unseen:
+                raise UserError(
+                    f"{self.files[split]} has labels never seen in training: {unseen}; "
+                    f"add examples of them to data.train_file or remove them from data.{split}_file"
+                )
         ids = self._ids(records)
-        train, test = (
+        return tuple(
             Corpus(
                 ids=ids[split],
                 texts=[str(row[self.text_column] or "") for _, row in records[split]],
@@ -127,9 +60,8 @@ class CsvDataModule(TextDataModule):
                 label_names=label_names,
                 order=self._order(split, records[split]),
             )
-            for split in ("train", "test")
+            for split in self.files  # train, test, then val when given
         )
-        return train, test
 
     def _order(self, split: str, rows: list[Record]) -> np.ndarray | None:
         """``order_column``'s values, as numbers when every one is a number, else as text (ISO dates
@@ -168,12 +100,12 @@ class CsvDataModule(TextDataModule):
                 )
 
     def _ids(self, records: dict[str, list[Record]]) -> dict[str, np.ndarray]:
-        """Row numbers (train first, then test), or the id column's integers, unique across both
-        files: teacher logits are looked up by id, so a repeated id would swap two examples' targets."""
+        """Row numbers (train first, then test, then val), or the id column's integers, unique across
+        the files: teacher logits are looked up by id, so a repeated id would swap two examples' targets."""
         if not self.id_column:
-            n_train, n_test = len(records["train"]), len(records["test"])
-            return {"train": np.arange(n_train, dtype=np.int64),
-                    "test": np.arange(n_train, n_train + n_test, dtype=np.int64)}
+            ends = np.cumsum([len(rows) for rows in records.values()])
+            return {split: np.arange(end - len(rows), end, dtype=np.int64)
+                    for (split, rows), end in zip(records.items(), ends)}
         seen: dict[int, str] = {}
         return {split: np.asarray([self._id(self.files[split], line, row, seen) for line, row in rows],
                                   dtype=np.int64)
@@ -192,7 +124,12 @@ class CsvDataModule(TextDataModule):
         if value in seen:
             raise UserError(
                 f"{place}: id {value} in column '{self.id_column}' repeats {seen[value]}; ids must be unique "
-                "across data.train_file and data.test_file (or set data.id_column=null to number rows)"
+                f"across {self._options()} (or set data.id_column=null to number rows)"
             )
         seen[value] = place
         return value
+
+    def _options(self) -> str:
+        """The file settings in use, as a message names them: 'data.train_file and data.test_file'."""
+        options = [f"data.{split}_file" for split in self.files]
+        return f"{', '.join(options[:-1])} and {options[-1]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import lightning as L
 import numpy as np
@@ -14,11 +14,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from distill.data.corpus import Corpus
 from distill.data.samplers import LengthGroupedSampler, LengthOrderSampler
+from distill.data.unlabelled import UnlabelledFile
 from distill.errors import UserError
 from distill.logit_store import rows_of
-
-if TYPE_CHECKING:
-    from distill.data.unlabelled import UnlabelledFile
 
 VAL_SPLITS = ("random", "ordered")
 
@@ -47,13 +45,16 @@ class Features(Protocol):
 class SoftTargets:
     """What a student learns besides labels: a teacher's logits keyed by example id.
 
-    ``by_split[name] = (ids, logits)`` for train, val and test. ``extra`` are examples learnt from
-    soft labels alone (label -1, such as a transfer set), whose logits are ``by_split["extra"]``:
-    they join train after the features were fitted, so the features never see them.
+    ``by_split[name] = (ids, logits)`` for train, val and test. ``extra`` (a transfer set) and
+    ``unlabelled`` (``data.unlabelled_file``) are examples learnt from soft labels alone (label -1),
+    with logits in ``by_split`` under those names. Both join train; the features are fitted on the
+    unlabelled texts, in-domain text as the training texts ``labelled_fraction`` unlabels are, but
+    never on a transfer set's copies, which hold [MASK] and n-gram fragments.
     """
 
     by_split: dict[str, tuple[np.ndarray, np.ndarray]]
     extra: Corpus | None = None
+    unlabelled: Corpus | None = None
 
 
 class EncodedSplit(Dataset):
@@ -101,9 +102,9 @@ class TextDataModule(L.LightningDataModule, ABC):
     ``labelled_fraction`` < 1 keeps the hard labels of that share of the training examples only
     (``Corpus.keep_labels``). ``refit`` (the final fit, once val has chosen the settings and the
     epoch count) trains on train and val together. ``unlabelled_file`` is in-domain text without
-    labels, which the teacher labels into its store's ``unlabelled`` split (``unlabelled``). ``setup`` encodes the splits with hard labels
-    only; a run that distils loads the splits, checks its teacher's store against them, and
-    hands both to ``encode`` (``distill.cli.soft_targets``).
+    labels, which the teacher labels into its store's ``unlabelled`` split (``unlabelled``).
+    ``setup`` encodes the splits with hard labels only; a run that distils loads the splits, checks
+    its teacher's store against them, and hands both to ``encode`` (``distill.cli.soft_targets``).
     """
 
     text_column: str = "text"  # where an unlabelled file holds its texts; a dataset of files may name others
@@ -142,8 +143,9 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.datasets: dict[str, EncodedSplit] = {}
 
     @abstractmethod
-    def load_corpus(self) -> tuple[Corpus, Corpus]:
-        """The (train, test) corpora, before any validation split."""
+    def load_corpus(self) -> tuple[Corpus, ...]:
+        """The (train, test) corpora, before any validation split; or (train, test, val) when
+        the source gives its validation split itself (``val_fraction`` and ``val_split`` then unused)."""
 
     def load_splits(self) -> dict[str, Corpus]:
         """Train, val and test corpora, deterministic for a given seed.
@@ -151,14 +153,15 @@ class TextDataModule(L.LightningDataModule, ABC):
         An empty split is refused here, where its name is known: scikit-learn's split or the
         metrics would otherwise fail later without saying which split or setting it was.
         """
-        train, test = self.load_corpus()
+        train, test, *given = self.load_corpus()
         for name, corpus in (("train", train), ("test", test)):
             if len(corpus) == 0:
                 raise UserError(
                     f"the {name} split is empty: the data settings that choose its examples "
                     f"(data.{name}_file, data.categories, data.archive) select none"
                 )
-        train, val = train.split(self.val_fraction, self.seed, ordered=self.val_split == "ordered")
+        ordered = self.val_split == "ordered"
+        train, val = (train, *given) if given else train.split(self.val_fraction, self.seed, ordered)
         if self.max_train_samples is not None:
             train = train.sample(self.max_train_samples, self.seed)
         return {"train": train, "val": val, "test": test}
@@ -175,12 +178,13 @@ class TextDataModule(L.LightningDataModule, ABC):
             splits["train"] = splits["train"].concat(splits["val"])
             targets["train"] = _joined(targets, "train", "val")
         splits["train"] = splits["train"].keep_labels(self.labelled_fraction, self.seed)
-        self.features.fit(splits["train"].texts)
-        if soft is not None and soft.extra is not None:
-            if (soft.extra.labels >= 0).any():
-                raise ValueError("extra examples are learnt from soft labels alone: their labels must be -1")
-            splits["train"] = splits["train"].concat(soft.extra)
-            targets["train"] = _joined(targets, "train", "extra")
+        added = {name: corpus for name in ("unlabelled", "extra") if (corpus := getattr(soft, name, None)) is not None}
+        self.features.fit(splits["train"].texts + (added["unlabelled"].texts if "unlabelled" in added else []))
+        for name, corpus in added.items():
+            if (corpus.labels >= 0).any():
+                raise ValueError(f"{name} examples are learnt from soft labels alone: their labels must be -1")
+            splits["train"] = splits["train"].concat(corpus)
+            targets["train"] = _joined(targets, "train", name)
         self.splits = splits
         for name, corpus in splits.items():
             logits = None
@@ -191,11 +195,7 @@ class TextDataModule(L.LightningDataModule, ABC):
 
     def unlabelled(self) -> UnlabelledFile | None:
         """``unlabelled_file`` read with this data's text and id columns; None when there is none."""
-        if not self.unlabelled_file:
-            return None
-        from distill.data.unlabelled import UnlabelledFile  # it reads files as data.csv does, which imports this module
-
-        return UnlabelledFile(self.unlabelled_file, self.text_column, self.id_column)
+        return UnlabelledFile(self.unlabelled_file, self.text_column, self.id_column) if self.unlabelled_file else None
 
     @property
     def cleaning(self) -> dict[str, list[str]]:

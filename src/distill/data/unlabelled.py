@@ -1,11 +1,11 @@
 """Unlabelled in-domain text: a CSV or JSONL file with a text column, read in chunks.
 
-The teacher labels it once (``distill.labelling``) into a transfer split with label -1, which
-students learn from soft labels alone. A file of millions of documents is never held whole:
-it is decoded line by line and yielded ``chunk_size`` rows at a time. ``scan`` reads it once
-up front, so that an empty or non-UTF-8 file, a missing text column or ids that repeat train or
-test ids are refused before any labelling starts, and so that a resumed labelling can tell
-whether the file changed (its SHA-256).
+The teacher labels it once (``distill.labelling``) into its store's ``unlabelled`` split, which
+students with ``transfer=unlabelled`` learn from soft labels alone (label -1). A file of millions of
+documents is never held whole: it is decoded line by line and yielded ``chunk_size`` rows at a time.
+``scan`` reads it once up front, so that an empty or non-UTF-8 file, a missing text column or ids
+that repeat train or test ids are refused before any labelling starts, and so that a resumed
+labelling can tell whether the file changed (its SHA-256).
 """
 
 from __future__ import annotations
@@ -21,10 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from distill.data.corpus import Corpus
-from distill.data.csv import Record, _json_object
+from distill.data.records import Record, json_object
 from distill.errors import UserError
 
-SPLIT = "unlabelled"  # the split's name in a logit store
+SPLIT = "unlabelled"  # the split's name in the teacher's logit store
+# The key of the teacher store's source that holds ``Scanned.fingerprint()`` of the file it labelled:
+# a student rebuilds the split from data.unlabelled_file and refuses a file other than that one.
+UNLABELLED_SOURCE_KEY = "unlabelled_file"
 # Row r of a file without ids gets id first_id + r, first_id >= ID_BASE: above the row-numbered ids
 # of train and test, and above Tang's copies (distill.data.transfer: 2**40 + source * 1000 + copy).
 ID_BASE = 2**48
@@ -40,10 +43,13 @@ class Scanned:
     bytes: int
     sha256: str
     first_id: int | None  # row 0's id when rows are numbered; None when the file's id column gives them
+    text_column: str = "text"
 
     def fingerprint(self) -> dict:
-        """What a labelling of this file records, to refuse resuming on another file."""
-        return {"bytes": self.bytes, "sha256": self.sha256, "documents": self.documents, "first_id": self.first_id}
+        """What a labelling of this file records (the teacher's store, under ``UNLABELLED_SOURCE_KEY``), to
+        refuse resuming on another file, and a student reading the file other than it was labelled."""
+        return {"bytes": self.bytes, "sha256": self.sha256, "documents": self.documents, "first_id": self.first_id,
+                "text_column": self.text_column}
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class UnlabelledFile:
         first_id = None if has_ids else max(ID_BASE, int(taken.max(initial=-1)) + 1)
         ids = np.frombuffer(column_ids, dtype=np.int64) if has_ids else first_id + np.arange(count, dtype=np.int64)
         self._check_ids(ids, taken)
-        return Scanned(str(path), count, path.stat().st_size, digest.hexdigest(), first_id)
+        return Scanned(str(path), count, path.stat().st_size, digest.hexdigest(), first_id, self.text_column)
 
     def batches(self, scanned: Scanned) -> Iterator[tuple[np.ndarray, list[str]]]:
         """(ids, texts) of up to ``chunk_size`` rows at a time, in file order."""
@@ -106,7 +112,7 @@ class UnlabelledFile:
         """(line, row) of every non-blank row, each checked for the text column."""
         lines = self._lines(digest)
         if Path(self.path).suffix.lower() in (".jsonl", ".json"):
-            records = ((number, _json_object(Path(self.path), number, text)) for number, text in lines if text.strip())
+            records = ((number, json_object(Path(self.path), number, text)) for number, text in lines if text.strip())
         else:
             records = self._csv_records(lines)
         for line, row in records:
@@ -176,29 +182,3 @@ class UnlabelledFile:
 def _some(ids: np.ndarray) -> str:
     shown = ", ".join(str(value) for value in ids[:SHOWN])
     return shown + (f" (and {len(ids) - SHOWN} more)" if len(ids) > SHOWN else "")
-
-
-@dataclass(frozen=True)
-class UnlabelledTransfer:
-    """``transfer=unlabelled``: the unlabelled file as a transfer split students learn from the
-    teacher's soft labels alone. ``logits`` is the store of the teacher's logits on it; ``shards``
-    the folder its labelling writes as it goes (``distill.labelling``), ``shard_size`` documents each."""
-
-    file: str
-    logits: str
-    shards: str
-    text_column: str = "text"
-    id_column: str | None = None
-    chunk_size: int = 10_000
-    shard_size: int = 10_000
-
-    def __post_init__(self) -> None:
-        if not self.file:
-            raise UserError("transfer=unlabelled learns an unlabelled file: set data.unlabelled_file=<csv or jsonl>")
-
-    def source(self) -> UnlabelledFile:
-        return UnlabelledFile(self.file, self.text_column, self.id_column, self.chunk_size)
-
-    def rules(self) -> dict:
-        """What decides the split besides the file's bytes (recorded in the store)."""
-        return {"name": SPLIT, "text_column": self.text_column, "id_column": self.id_column}
