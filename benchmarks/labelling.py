@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 import onnxruntime  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: E402
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer  # noqa: E402
 
 from distill.atomic import write_text  # noqa: E402
 from distill.data.newsgroups import build_splits, read_raw  # noqa: E402
@@ -70,8 +70,10 @@ def load(name: str, num_labels: int, max_length: int | None) -> tuple[Classifier
     """The classifier at ``name`` (a folder, or a packaged offline model) and what its head is."""
     location = resolve_pretrained(name)
     tokenizer = AutoTokenizer.from_pretrained(location)
-    model, info = AutoModelForSequenceClassification.from_pretrained(
-        location, num_labels=num_labels, output_loading_info=True)
+    architectures = AutoConfig.from_pretrained(location).architectures or []
+    classifier = any(name.endswith("ForSequenceClassification") for name in architectures)
+    model, info = AutoModelForSequenceClassification.from_pretrained(  # an encoder alone gets a head of the corpus's classes
+        location, **({} if classifier else {"num_labels": num_labels}), output_loading_info=True)
     random_head = any("classifier" in key or "score" in key for key in info["missing_keys"])
     positions = getattr(model.config, "max_position_embeddings", 512)
     length = max_length or min(tokenizer.model_max_length, positions, 512)
