@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,97 @@ def test_the_store_holds_the_models_own_logits_in_corpus_order_with_its_scores(
     assert metrics["test/acc"] == pytest.approx(test_acc) and "val/acc_best" in metrics
     record = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert record["role"] == "teacher_finetuned" and record["checkpoint"] is None
+
+
+def test_a_rerun_reuses_the_store_and_a_changed_weight_relabels(
+    tiny_corpus: Path, tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hydra import initialize_config_dir
+
+    from conftest import CONFIG_DIR
+    from distill.cli.pipeline import run_pipeline
+
+    model = tmp_path / "model"
+    save_model(model, "bert")
+    overrides = [*data_overrides(tiny_corpus), "teacher=finetuned", f"teacher.pretrained={model}",
+                 "teacher.backend=torch", f"paths.cache_dir={tmp_path / 'cache'}", "trainer.accelerator=cpu"]
+    stages = {"teacher": ["model=teacher_finetuned"]}
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        first = run_pipeline(stages, overrides, tmp_path / "first")
+        second = run_pipeline(stages, overrides, tmp_path / "second")
+        save_model(model, "bert", seed=1)  # same config and tokenizer, other weights
+        third = run_pipeline(stages, overrides, tmp_path / "third")
+    assert "skipped" not in first["teacher"] and second["teacher"]["skipped"]
+    assert second["teacher"]["test/acc"] == first["teacher"]["test/acc"]
+    assert "skipped" not in third["teacher"]
+    before = LogitStore.load(tmp_path / "first" / "teacher" / "logits.npz")
+    after = LogitStore.load(tmp_path / "third" / "teacher" / "logits.npz")
+    assert before.source["weights_sha256"] != after.source["weights_sha256"]
+    assert not np.allclose(before.logits["test"], after.logits["test"])
+
+
+def cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    """``train.py`` in a subprocess, with this worktree's code, writing under ``tmp_path``."""
+    command = [sys.executable, str(ROOT / "train.py"), *overrides, f"hydra.run.dir={tmp_path / 'run'}",
+               f"paths.cache_dir={tmp_path / 'cache'}", "trainer.accelerator=cpu"]
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+
+
+def refused(done: subprocess.CompletedProcess, tmp_path: Path, says: str) -> None:
+    """A user error in at most three lines, no traceback, and no store written."""
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(lines) <= 3, done.stderr[-2000:]
+    assert says in lines[0], lines
+    assert not list((tmp_path / "cache").glob("*.npz")) if (tmp_path / "cache").exists() else True
+
+
+@pytest.mark.parametrize("case", ["no_config", "bad_weights", "num_labels", "label_map", "unlabelled_empty",
+                                  "unlabelled_ids", "imported_nan"])
+def test_bad_input_is_refused_in_two_lines_before_any_store(
+    case: str, tiny_corpus: Path, tiny_bert: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_bert, model)
+    finetuned = ["model=teacher_finetuned", f"teacher.pretrained={model}", "teacher.backend=torch"]
+    data = data_overrides(tiny_corpus)
+    if case == "no_config":
+        (model / "config.json").unlink()
+        says = f"{model / 'config.json'} does not exist"
+    elif case == "bad_weights":
+        (model / "model.safetensors").write_bytes(b"not weights")
+        says = "the weights do not load"
+    elif case == "num_labels":
+        save_model(model, "bert", id2label=[*LABELS, "misc.other"])
+        says = "num_labels=4"
+    elif case == "label_map":
+        finetuned.append(f"teacher.label_map={{{LABELS[0]}: {LABELS[0]}, {LABELS[1]}: {LABELS[1]}, "
+                         f"{LABELS[2]}: talk.unknown}}")
+        says = "which are not classes of the corpus"
+    elif case == "unlabelled_empty":
+        (tmp_path / "more.jsonl").write_text("")
+        data.append(f"data.unlabelled_file={tmp_path / 'more.jsonl'}")
+        says = "has no rows"
+    elif case == "unlabelled_ids":
+        (tmp_path / "more.jsonl").write_text(json.dumps({"id": 3, "text": "orbit"}) + "\n")
+        data += [f"data.unlabelled_file={tmp_path / 'more.jsonl'}", "data.id_column=id"]
+        for name in ("train.csv", "test.csv"):
+            rows = (tiny_corpus / name).read_text().splitlines()
+            offset = 0 if name == "train.csv" else 1000
+            (tmp_path / name).write_text("\n".join([f"id,{rows[0]}", *(f"{i + offset},{row}" for i, row
+                                                                       in enumerate(rows[1:]))]) + "\n")
+        data = [o.replace(str(tiny_corpus), str(tmp_path)) for o in data]
+        says = "are train or test ids too"
+    else:
+        (tmp_path / "logits.csv").write_text("id,comp.graphics,rec.autos,sci.space\n0,nan,0,0\n")
+        finetuned = ["model=teacher_imported", f"teacher.imported={tmp_path / 'logits.csv'}"]
+        says = str(tmp_path / "logits.csv")
+    if case in ("no_config", "unlabelled_ids", "imported_nan"):  # what a user sees, from the command line
+        refused(cli(tmp_path, *finetuned, *data), tmp_path, says)
+        return
+    cfg = make_cfg(tmp_path, Path("unused"), [*data, *finetuned])
+    with pytest.raises(UserError, match=re.escape(says)):
+        run(cfg)
+    assert not Path(cfg.teacher.logits).exists() and not (Path(cfg.paths.output_dir) / "logits.npz").exists()
