@@ -190,3 +190,39 @@ def test_bad_input_is_refused_in_two_lines_before_any_store(
     with pytest.raises(UserError, match=re.escape(says)):
         run(cfg)
     assert not Path(cfg.teacher.logits).exists() and not (Path(cfg.paths.output_dir) / "logits.npz").exists()
+
+
+def test_imported_logits_make_the_same_store_and_are_reused_until_the_file_changes(
+    tiny_corpus: Path, tiny_bert: Path, tmp_path: Path
+) -> None:
+    from hydra import initialize_config_dir
+
+    from conftest import CONFIG_DIR
+    from distill.cli.pipeline import run_pipeline
+    from distill.logit_tables import export_logits
+
+    labelled = teacher_cfg(tmp_path / "labelled", tiny_corpus, tiny_bert)
+    run(labelled)
+    made = LogitStore.load(labelled.teacher.logits)
+    table = tmp_path / "logits.jsonl"
+    export_logits(made, table)
+    overrides = [*data_overrides(tiny_corpus), f"teacher.imported={table}", f"paths.cache_dir={tmp_path / 'cache'}",
+                 "data.val_fraction=0.2",  # as make_cfg splits it
+                 "trainer.accelerator=cpu"]
+    stages = {"teacher": ["model=teacher_imported"]}
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        first = run_pipeline(stages, overrides, tmp_path / "first")
+        second = run_pipeline(stages, overrides, tmp_path / "second")
+        table.write_bytes(table.read_bytes())  # written again, the same bytes: still reused
+        third = run_pipeline(stages, overrides, tmp_path / "third")
+        export_logits(made.with_source(model="edited").only(["train", "val", "test"]), table)
+        rows = table.read_text().splitlines()
+        table.write_text("\n".join([rows[-1], *rows[:-1]]) + "\n")  # other bytes, same logits
+        fourth = run_pipeline(stages, overrides, tmp_path / "fourth")
+    imported = LogitStore.load(tmp_path / "first" / "teacher" / "logits.npz")
+    assert imported.source["kind"] == "teacher_imported"
+    for split in ("train", "val", "test"):
+        assert np.array_equal(imported.aligned(split, made.ids[split]), made.logits[split].astype(np.float32))
+    assert first["teacher"]["test/acc"] == made.source["metrics"]["test/acc"]
+    assert "skipped" not in first["teacher"] and second["teacher"]["skipped"] and third["teacher"]["skipped"]
+    assert "skipped" not in fourth["teacher"]
