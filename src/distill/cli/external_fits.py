@@ -24,6 +24,7 @@ from distill.logit_store import LogitStore, LogitStoreError, file_sha256
 
 if TYPE_CHECKING:
     from distill.cli.roles import Role
+    from distill.data.unlabelled import Scanned, UnlabelledFile
     from distill.teachers.hf_classifier import ClassifierTeacher
 
 LABELLED = ("train", "val", "test")
@@ -46,6 +47,11 @@ def classifier(cfg: DictConfig, label_names: list[str], device: Any = "cpu") -> 
     label_map = OmegaConf.to_container(cfg.teacher.label_map) if cfg.teacher.get("label_map") else None
     return ClassifierTeacher(spec.pretrained, label_names, label_map, spec.max_length,
                              batch_size=cfg.model.eval_batch_size, device=device)
+
+
+def scan(unlabelled: UnlabelledFile | None, splits: dict[str, Corpus]) -> Scanned | None:
+    """The unlabelled file checked whole (rows, UTF-8, ids clear of every labelled id), or None."""
+    return unlabelled.scan(np.concatenate([splits[name].ids for name in LABELLED])) if unlabelled else None
 
 
 def launched(cfg: DictConfig) -> Any:
@@ -92,7 +98,7 @@ def fit_finetuned_teacher(cfg: DictConfig, role: Role, signature: str) -> Fitted
     splits = data.load_splits()
     label_names = splits["train"].label_names
     unlabelled = data.unlabelled()
-    scanned = unlabelled.scan(np.concatenate([splits[name].ids for name in LABELLED])) if unlabelled else None
+    scanned = scan(unlabelled, splits)
     fabric = launched(cfg)
     teacher = classifier(cfg, label_names, fabric.device)
     documents = sum(len(splits[name]) for name in LABELLED) + (scanned.documents if scanned else 0)
@@ -146,18 +152,16 @@ def fit_imported_teacher(cfg: DictConfig, role: Role, signature: str) -> Fitted:
 def as_the_finetuned_teacher(cfg: DictConfig, store: LogitStore) -> None:
     """A store reused only when it holds this model's logits (weights, label mapping, tokenizer) on
     this data, the unlabelled file included."""
-    splits = load_splits(cfg)
-    store.verify_splits(splits, "Re-label with model=teacher_finetuned.")
     data = data_module(cfg)
+    splits = data.load_splits()
+    store.verify_splits(splits, "Re-label with model=teacher_finetuned.")
     unlabelled = data.unlabelled()
-    recorded = store.source.get(UNLABELLED_KEY)
-    wanted = unlabelled.scan(np.concatenate([splits[name].ids for name in LABELLED])).fingerprint() \
-        if unlabelled else None
-    if recorded != wanted:
+    scanned = scan(unlabelled, splits)
+    if store.source.get(UNLABELLED_KEY) != (scanned.fingerprint() if scanned else None):
         raise LogitStoreError("the store was labelled on another unlabelled file (data.unlabelled_file)")
     if not classifier(cfg, splits["train"].label_names).made(store.source):
-        raise LogitStoreError(f"the store holds another model's logits than teacher.pretrained={cfg.teacher.pretrained} "
-                              "(weights, label mapping or tokenizer changed)")
+        raise LogitStoreError("the store holds another model's logits than teacher.pretrained="
+                              f"{cfg.teacher.pretrained} (weights, label mapping or tokenizer changed)")
 
 
 def as_the_imported_teacher(cfg: DictConfig, store: LogitStore) -> None:
