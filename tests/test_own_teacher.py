@@ -226,3 +226,18 @@ def test_imported_logits_make_the_same_store_and_are_reused_until_the_file_chang
     assert first["teacher"]["test/acc"] == made.source["metrics"]["test/acc"]
     assert "skipped" not in first["teacher"] and second["teacher"]["skipped"] and third["teacher"]["skipped"]
     assert "skipped" not in fourth["teacher"]
+
+
+def test_pipeline_finish_is_empty_unless_an_experiment_names_its_steps(tmp_path: Path) -> None:
+    from hydra import compose, initialize_config_dir
+
+    from conftest import CONFIG_DIR
+    from distill.cli.finish import finish
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        quickstart = compose(config_name="pipeline", overrides=["experiment=quickstart"])
+        own = compose(config_name="pipeline", overrides=["experiment=own_teacher"])
+    assert list(quickstart.pipeline.finish) == [] and list(own.pipeline.finish) == ["report", "export", "serve"]
+    assert own.teacher._target_.endswith("ExternalTeacherSpec") and own.teacher.max_length is None
+    with pytest.raises(UserError, match=r"pipeline.finish names \['publish'\]: choose from \['report', 'export'"):
+        finish(["publish"], tmp_path)
