@@ -103,17 +103,16 @@ def fit_finetuned_teacher(cfg: DictConfig, role: Role, signature: str) -> Fitted
     teacher = classifier(cfg, label_names, fabric.device)
     documents = sum(len(splits[name]) for name in LABELLED) + (scanned.documents if scanned else 0)
     inputs = {name: splits[name].fingerprint() for name in LABELLED} | {SPLIT: scanned and scanned.fingerprint()}
-    who = identity(teacher.weights_sha256, teacher.max_length, inputs)
+    spec = teacher_spec(cfg)
+    who = identity(teacher.weights_sha256, teacher.max_length, inputs, quantized=spec.int8)
     folder = labelling_folder(cfg, who | {"label_map": teacher.source()["label_map_sha256"]})
     sample = list(splits["train"].texts[:SAMPLE])
-    options = cfg.teacher
-    run_labeller, backend = labeller(teacher, options.get("backend", "auto"), folder, sample,
-                                     options.get("threads"), bool(options.get("int8", False)))
+    run_labeller, backend = labeller(teacher, spec.backend, folder, sample, spec.threads, spec.int8)
     extra_ids: list[np.ndarray] = []
     batches = stream(splits, unlabelled.batches(scanned) if scanned else None, extra_ids)
     merged = label(batches, lambda texts: run_labeller(texts)[:, teacher.columns], folder, who, documents,
                    rank=fabric.global_rank, world_size=fabric.world_size, barrier=fabric.barrier,
-                   shard_size=int(options.get("shard_size", 10_000)), batch_size=cfg.model.eval_batch_size)
+                   shard_size=spec.shard_size, batch_size=cfg.model.eval_batch_size)
     if merged is None:  # another rank: rank 0 writes the store
         return Fitted({}, None, labels=label_names)
     logits, position, parts = merged[1], 0, {}
