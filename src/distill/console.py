@@ -52,7 +52,7 @@ NOISY_WARNINGS = (r".*LeafSpec.*", r".*smaller than the logging interval.*", r".
                   r".*with a variable length with LSTM can cause an error.*",
                   r".*The axis name: .* will not be used, since it shares the same shape constraints.*")
 # Loggers whose warnings are exporter chatter: torchvision ops it skips, attribute types it guesses.
-NOISY_LOGGERS = ("torch.onnx", "torch.onnx._internal.exporter._registration", "onnx_ir")
+NOISY_LOGGERS = ("torch.onnx", "torch.onnx._internal.exporter._registration", "onnx_ir", "onnxscript")
 
 
 class DropKnownNoise(logging.Filter):

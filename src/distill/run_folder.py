@@ -19,8 +19,8 @@ from distill.errors import UserError
 
 # Roles of the stages students learn from, the distillation teacher's first: an ensemble of
 # teachers labels for the students where a run has one. A new kind of teacher is one entry here.
-TEACHER_ROLES = ("ensemble", "teacher")
-SINGLE_TEACHER_ROLES = ("teacher",)  # one model, not a combination of others
+TEACHER_ROLES = ("ensemble", "teacher", "teacher_finetuned", "teacher_imported")
+SINGLE_TEACHER_ROLES = ("teacher", "teacher_finetuned", "teacher_imported")  # one model, not a combination of others
 NOT_DESCRIBED = {"refit_of": None, "blend_with": [], "browser": False}  # a record written before ``stage``
 
 

@@ -9,7 +9,8 @@ same signature (settings and input logit stores, ``distill.cli.signature``) whos
 match the data: re-run a crashed pipeline with ``hydra.run.dir=<its folder>``. The teacher
 stage is also skipped when ``teacher.logits`` holds a store made with the same signature on
 the same data (its manifest records both), checkpoint or not; so are the teacher_ensemble
-stage for ``ensemble_logits`` and the transfer_labels stage for ``transfer.logits``.
+stage for ``ensemble_logits`` and the transfer_labels stage for ``transfer.logits``. Then the
+steps of ``pipeline.finish`` (``distill.cli.finish``: report, exports) read the run folder.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from distill import atomic
 from distill.cli.config import CONF_DIR
+from distill.cli.finish import finish
 from distill.cli.hydra_errors import quiet_unless_verbose, report_user_error
 from distill.cli.roles import role_of
 from distill.cli.runners import record_failure, run, signature_of
@@ -183,6 +185,7 @@ def main(cfg: DictConfig) -> None:
         # pipeline.* chooses stages; every other override of this command goes to each stage
         overrides = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith("pipeline.")]
         run_pipeline(stage_overrides(cfg), overrides, Path(cfg.paths.output_dir), list(plan_stages(cfg)))
+        finish(list(OmegaConf.select(cfg, "pipeline.finish", default=None) or []), Path(cfg.paths.output_dir))
     except Exception as error:
         if not report_user_error(error, cfg.paths.output_dir):
             raise

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from omegaconf import DictConfig
 
 from distill.cli.config import load_splits, teacher_spec, teacher_tokenizer_sha256, transfer_of
+from distill.cli.external_fits import (as_the_finetuned_teacher, as_the_imported_teacher, fit_finetuned_teacher,
+                                       fit_imported_teacher)
 from distill.cli.fitted import Fitted, distils
 from distill.cli.lightning_fit import fit_lightning
 from distill.cli.store_fits import ensemble_members, fit_classic_run, fit_ensemble_run, fit_transfer_labels
@@ -78,6 +80,11 @@ def student_reads(cfg: DictConfig) -> list[str]:
 ROLES = {
     "teacher": Role(fit_lightning, publishes=lambda cfg: cfg.teacher.logits, verify=as_a_teacher,
                     restores=lambda cfg: cfg.teacher.ckpt_path, all_labels=True),
+    # teachers made elsewhere (distill.cli.external_fits): never trained, their store checked against the model or file
+    "teacher_finetuned": Role(fit_finetuned_teacher, publishes=lambda cfg: cfg.teacher.logits,
+                              verify=as_the_finetuned_teacher),
+    "teacher_imported": Role(fit_imported_teacher, publishes=lambda cfg: cfg.teacher.logits,
+                             verify=as_the_imported_teacher),
     "student": Role(fit_lightning, reads=student_reads, distils=True),
     "classic": Role(fit_classic_run, known_by_signature=True),
     "ensemble": Role(fit_ensemble_run, reads=lambda cfg: [cfg.teacher.logits, *ensemble_members(cfg).values()],

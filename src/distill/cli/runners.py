@@ -80,8 +80,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     finally:
         finish_wandb(failed)
     fitted.metrics["train_seconds"] = time.time() - started
-    log.info(summary_line(cfg.model.name, fitted.metrics))
-    if rank_zero_only.rank == 0:  # one writer under DDP
+    if rank_zero_only.rank == 0:  # one writer under DDP (another rank may hold no metrics: a labeller's)
+        log.info(summary_line(cfg.model.name, fitted.metrics))
         output_dir = Path(cfg.paths.output_dir)
         if fitted.logits is not None:
             fitted.logits.save(output_dir / "logits.npz")
