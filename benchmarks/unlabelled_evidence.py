@@ -123,9 +123,10 @@ def write(args: argparse.Namespace) -> dict:
 
 
 def compare(args: argparse.Namespace) -> dict:
+    first, second = args.names
     runs = {name: json.loads((Path(folder) / "comparison.json").read_text())
-            for name, folder in (("labelled_fraction", args.fraction_run), ("unlabelled_file", args.unlabelled_run))}
-    shared = [stage for stage in runs["labelled_fraction"] if stage in runs["unlabelled_file"]]
+            for name, folder in ((first, args.fraction_run), (second, args.unlabelled_run))}
+    shared = [stage for stage in runs[first] if stage in runs[second]]
     print("| stage | " + " | ".join(f"{key} ({route})" for key in ("test/acc",) for route in runs) + " | diff |")
     print("|---|---:|---:|---:|")
     rows = {}
@@ -139,7 +140,7 @@ def compare(args: argparse.Namespace) -> dict:
     worst = max((row["test_acc_difference"] for row in rows.values() if row["test_acc_difference"] is not None),
                 default=None)
     print(f"\nlargest test accuracy difference: {worst} (tolerance {TOLERANCE})")
-    return {"runs": {"labelled_fraction": args.fraction_run, "unlabelled_file": args.unlabelled_run},
+    return {"runs": {first: Path(args.fraction_run).name, second: Path(args.unlabelled_run).name},
             "stages": rows, "largest_difference": worst, "within_tolerance": worst is not None and worst <= TOLERANCE}
 
 
@@ -153,6 +154,8 @@ def main(argv: list[str]) -> int:
     compares = commands.add_parser("compare", help="test accuracies of the two routes' pipeline runs")
     compares.add_argument("fraction_run")
     compares.add_argument("unlabelled_run")
+    compares.add_argument("--names", nargs=2, default=("labelled_fraction", "unlabelled_file"),
+                          help="what the two runs are, in the table and the JSON")
     parser.add_argument("--json", default=None, help="where the JSON goes (default benchmarks/results/...)")
     args = parser.parse_args(argv)
     result = write(args) if args.command == "write" else compare(args)
