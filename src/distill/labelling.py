@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -180,17 +181,9 @@ def merge(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return ids, logits
 
 
-def label(
-    batches: Iterable[tuple[np.ndarray, list[str]]],
-    labeller: Labeller,
-    folder: str | Path,
-    identity: dict,
-    documents: int,
-    rank: int = 0,
-    world_size: int = 1,
-    barrier: Callable[[], None] = lambda: None,
-    **options,
-) -> tuple[np.ndarray, np.ndarray] | None:
+def label(batches: Iterable[tuple[np.ndarray, list[str]]], labeller: Labeller, folder: str | Path, identity: dict,
+          documents: int, rank: int = 0, world_size: int = 1, barrier: Callable[[], None] = lambda: None,
+          **options: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """``label_shards`` on every rank, the caller's ``barrier``, then rank 0 merges (other ranks
     get None). ``options``: ``label_shards``'s shard_size, batch_size and progress."""
     label_shards(batches, labeller, folder, identity, documents, rank=rank, world_size=world_size, **options)
