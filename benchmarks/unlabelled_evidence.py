@@ -126,7 +126,7 @@ def compare(args: argparse.Namespace) -> dict:
     first, second = args.names
     runs = {name: json.loads((Path(folder) / "comparison.json").read_text())
             for name, folder in ((first, args.fraction_run), (second, args.unlabelled_run))}
-    shared = [stage for stage in runs[first] if stage in runs[second]]
+    shared = [stage for stage in runs[first] if stage in runs[second] and (not args.stages or stage in args.stages)]
     print("| stage | " + " | ".join(f"{key} ({route})" for key in ("test/acc",) for route in runs) + " | diff |")
     print("|---|---:|---:|---:|")
     rows = {}
@@ -156,6 +156,9 @@ def main(argv: list[str]) -> int:
     compares.add_argument("unlabelled_run")
     compares.add_argument("--names", nargs=2, default=("labelled_fraction", "unlabelled_file"),
                           help="what the two runs are, in the table and the JSON")
+    compares.add_argument("--stages", nargs="*", default=None,
+                          help="compare these stages only (the routes' hard-label twins differ by design: "
+                               "in the labelled_fraction route they also step through the other 90%% of the texts, unlabelled)")
     parser.add_argument("--json", default=None, help="where the JSON goes (default benchmarks/results/...)")
     args = parser.parse_args(argv)
     result = write(args) if args.command == "write" else compare(args)
