@@ -31,7 +31,7 @@ def test_features_encode_as_the_tokenizer_and_pad_with_its_pad_id(folders: dict[
                                                                    tmp_path: Path) -> None:
     from transformers import AutoTokenizer
 
-    from distill.serving.preprocessing import WordPieceTransform
+    from distill.preprocessing import WordPieceTransform
 
     features = WordPieceFeatures(str(folders[arch]), max_length=None)
     tokenizer = AutoTokenizer.from_pretrained(folders[arch])

@@ -23,7 +23,7 @@ from distill.logit_store import file_sha256
 from distill.module import ClassifierModule
 from distill.run_folder import is_current
 from distill.serving import Preprocessing, from_checkpoint, from_onnx
-from distill.serving.preprocessing import TfidfTransform
+from distill.preprocessing import TfidfTransform
 
 STAGES = {
     "teacher": ["model=teacher_minilm", "model.module.lr=5e-3", "model.batch_size=8"],

@@ -25,7 +25,7 @@ from distill.export import export_run, main as export_main  # noqa: E402
 from distill.web.app import create_app  # noqa: E402
 from distill.web.models import ENSEMBLE, fitted_ensemble, load_folder, prepare  # noqa: E402
 from distill.serving import from_onnx  # noqa: E402
-from distill.serving.preprocessing import TfidfTransform  # noqa: E402
+from distill.preprocessing import TfidfTransform  # noqa: E402
 from distill.evaluation import mean_cosine, mean_kl  # noqa: E402
 from distill.data.corpus import Corpus  # noqa: E402
 from distill.logit_store import LogitStore  # noqa: E402
@@ -270,7 +270,7 @@ def test_web_export_holds_the_logistic_student(serve_run: Path, tmp_path: Path) 
     transform = TfidfTransform({**spec, "vocabulary": {term: i for i, term in enumerate(spec["terms"])},
                                 "idf": floats("idf")})
     weights, bias = floats("weights").reshape(vocab, classes), floats("bias")
-    from distill.serving.preprocessing import clean
+    from distill.preprocessing import clean
 
     rows = [transform.row(text) for text in clean(TEXTS, spec["cleaning"])]
     logits = np.stack([weights[columns].T @ values + bias for columns, values in rows])

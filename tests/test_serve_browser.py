@@ -17,7 +17,7 @@ import pytest
 from conftest import GROUPS, benchmark_module
 from distill.web.models import ENSEMBLE
 from distill.serving import Preprocessing, from_onnx
-from distill.serving.preprocessing import clean
+from distill.preprocessing import clean
 
 serve_common = benchmark_module("serve_common")
 pytestmark = [pytest.mark.browser,

@@ -154,7 +154,7 @@ def test_strip_message_rejects_plain_string_of_a_part() -> None:
 def test_serving_cleans_raw_messages_as_training_did(corpus_dir) -> None:
     """A raw message through distill.serving's cleaning is the text training saw; a pasted text
     without a header keeps its first paragraph."""
-    from distill.serving.preprocessing import clean
+    from distill.preprocessing import clean
 
     raw = [path.read_bytes().decode("latin-1") for path in sorted(corpus_dir.rglob("*")) if path.is_file()]
     # 20news has messages whose first line is the tail of a folded Path: header.

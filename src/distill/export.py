@@ -38,7 +38,7 @@ from distill.model_card import write_card
 from distill.module import ClassifierModule
 from distill.run_folder import artefact, networks, read_record
 from distill.nets.size import weights_size
-from distill.serving.preprocessing import Preprocessing
+from distill.preprocessing import Preprocessing
 from distill.web_export import export_web, is_tfidf_student
 
 OPSET = 18

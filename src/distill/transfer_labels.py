@@ -28,7 +28,7 @@ from distill.errors import UserError
 from distill.logit_store import LogitStore, to_float16
 from distill.probability import softmax
 from distill.run_folder import artefact, read_record
-from distill.serving.preprocessing import Preprocessing
+from distill.preprocessing import Preprocessing
 
 log = logging.getLogger("distill")
 

@@ -15,7 +15,7 @@ from distill.serving.predictors import (
     from_sklearn,
     load,
 )
-from distill.serving.preprocessing import Preprocessing
+from distill.preprocessing import Preprocessing
 
 __all__ = ["LoadedModel", "Predictor", "Preprocessing", "average", "cascade", "from_checkpoint", "from_onnx",
            "from_sklearn", "load"]

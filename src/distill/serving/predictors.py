@@ -27,7 +27,7 @@ import numpy as np
 from distill.errors import UserError
 from distill.probability import softmax
 from distill.run_folder import artefact, read_record
-from distill.serving.preprocessing import Preprocessing, clean
+from distill.preprocessing import Preprocessing, clean
 from distill.serving.size import size_on_disk_mb
 from distill.student_ensemble import blend, undecided
 

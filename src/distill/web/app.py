@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from distill.web.models import Catalogue
-from distill.serving.preprocessing import clean
+from distill.preprocessing import clean
 from distill.web.predict import predict_all
 from distill.web.schema import MAX_TEXT_BYTES, Health, ModelsResponse, PredictRequest, PredictResponse
 

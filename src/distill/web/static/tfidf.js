@@ -1,5 +1,5 @@
-// The logistic student in the browser: the text cleaning of distill.serving.preprocessing.clean,
-// scikit-learn's TfidfVectorizer as distill.serving.preprocessing.TfidfTransform redoes it, then
+// The logistic student in the browser: the text cleaning of distill.preprocessing.clean,
+// scikit-learn's TfidfVectorizer as distill.preprocessing.TfidfTransform redoes it, then
 // softmax(x W + b), from the JSON of `python -m distill.export <run> --format web`.
 //
 // Python's `re` treats \w as a letter, a number or "_" (Unicode categories L*, N*), while
