@@ -11,6 +11,7 @@ import numpy as np
 
 from distill.evaluation import mean_cosine, mean_kl
 from distill.web.models import Served
+from distill.run_folder import SINGLE_TEACHER_ROLES
 
 TOP = 5
 
@@ -52,7 +53,7 @@ def summary(results: list[dict], teacher: dict | None) -> dict | None:
 def predict_all(models: dict[str, Served], names: list[str], text: str) -> dict:
     """Every model in ``names`` on ``text``; comparisons only when the teacher is among them."""
     outputs = {name: models[name].predict(text) for name in names}
-    teacher = next((name for name in names if models[name].role == "teacher"), None)
+    teacher = next((name for name in names if models[name].role in SINGLE_TEACHER_ROLES), None)
     reference = outputs[teacher][0] if teacher else None
     results = [result(name, models[name], *outputs[name], text, None if name == teacher else reference)
                for name in names]
