@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from distill.evaluation import mean_cosine, mean_kl
-from distill.web.models import Served
 from distill.run_folder import SINGLE_TEACHER_ROLES
+from distill.web.models import Served
 
 TOP = 5
 
