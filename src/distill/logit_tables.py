@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from distill.atomic import atomic_path, write_text
-from distill.data.csv import read_records
+from distill.data.records import read_records
 from distill.errors import UserError
 from distill.logit_store import LogitStore
 
