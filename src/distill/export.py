@@ -35,8 +35,8 @@ from distill.atomic import atomic_path, write_bytes, write_text
 from distill.errors import UserError
 from distill.logit_store import file_sha256
 from distill.model_card import write_card
-from distill.module import ClassifierModule
 from distill.run_folder import artefact, networks, read_record
+from distill.nets.checkpoint import load_net
 from distill.nets.size import weights_size
 from distill.preprocessing import Preprocessing
 from distill.web_export import export_web, is_tfidf_student
@@ -85,7 +85,7 @@ def export_stage(stage: Path, out: Path) -> Path:
     shutil.rmtree(out, ignore_errors=True)  # no stale files from an earlier export
     record = read_record(stage)
     checkpoint = artefact(stage, record)
-    net = ClassifierModule.load_from_checkpoint(checkpoint, map_location="cpu").net.float().eval()
+    net = load_net(checkpoint)
     preprocessing = Preprocessing(stage / record["features"])
     exporter = export_onnx(net, preprocessing, out / "model.onnx")
     difference = verify(net, preprocessing, out / "model.onnx")

@@ -35,10 +35,10 @@ log = logging.getLogger("distill")
 
 def transformer_logits(stage: Path, texts: list[str], batch_size: int = 64) -> np.ndarray:
     """The stage's checkpoint on ``texts`` (already cleaned), shortest first, with a progress bar."""
-    from distill.module import ClassifierModule
+    from distill.nets.checkpoint import load_net
 
     record = read_record(stage)
-    net = ClassifierModule.load_from_checkpoint(artefact(stage, record), map_location="cpu").net.float().eval()
+    net = load_net(artefact(stage, record))
     transform = Preprocessing(stage / record["features"]).transform
     order = np.argsort([len(text) for text in texts], kind="stable")
     logits = np.zeros((len(texts), len(record["labels"])), np.float32)

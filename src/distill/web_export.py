@@ -47,11 +47,11 @@ def is_current_web(stage: Path, path: Path) -> bool:
 
 def export_web(stage: Path, path: Path) -> Path:
     """Write the stage's TF-IDF settings and linear weights to ``path`` (atomically)."""
-    from distill.module import ClassifierModule
+    from distill.nets.checkpoint import load_net
 
     record = read_record(stage)
     checkpoint = artefact(stage, record)
-    net = ClassifierModule.load_from_checkpoint(checkpoint, map_location="cpu").net
+    net = load_net(checkpoint)
     if not hasattr(net, "linear_weights"):
         raise UserError(f"{stage}: its net {type(net).__name__} is not linear over its features "
                         "(no linear_weights()): --format web exports logistic students only")

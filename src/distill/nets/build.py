@@ -1,7 +1,7 @@
 """Build a net from a plain spec, ``{"_target_": "module.Class", **arguments}``, without Hydra.
 
-The spec is what a checkpoint stores, so ``ClassifierModule.load_from_checkpoint(path)``
-rebuilds the same net from the checkpoint alone.
+The spec is what a checkpoint stores, so ``ClassifierModule.load_from_checkpoint(path)``, and
+``distill.nets.checkpoint.load_net(path)`` without Lightning, rebuild the same net from the checkpoint alone.
 """
 
 from __future__ import annotations

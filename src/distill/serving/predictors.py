@@ -76,7 +76,7 @@ def from_checkpoint(stage: str | Path, threads: int | None = None) -> LoadedMode
     """Eager PyTorch: the stage's best checkpoint, float32, eval mode, under ``inference_mode``."""
     import torch
 
-    from distill.module import ClassifierModule
+    from distill.nets.checkpoint import load_net
     from distill.nets.size import weights_size
 
     stage = Path(stage)
@@ -84,7 +84,7 @@ def from_checkpoint(stage: str | Path, threads: int | None = None) -> LoadedMode
     if threads:
         torch.set_num_threads(threads)
     checkpoint = artefact(stage, record)
-    net = ClassifierModule.load_from_checkpoint(checkpoint, map_location="cpu").net.float().eval()
+    net = load_net(checkpoint)
     preprocessing = Preprocessing(stage / record["features"])
 
     def proba(texts: list[str]) -> np.ndarray:
