@@ -17,6 +17,13 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
+# pytest-xdist's workers share the cores: each worker, and every process it starts, gets its share of threads,
+# or the OpenMP and BLAS pools of all workers spin on the same cores. Set before anything imports torch.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    THREADS = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, THREADS)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(ROOT / "src" / "distill" / "conf")
 REAL_ARCHIVE = ROOT.parent / "shared" / "data" / "20news-bydate.tar.gz"
