@@ -29,7 +29,6 @@ from hydra import compose, initialize_config_dir
 from distill.atomic import write_text
 from distill.cli.config import CONF_DIR, data_module, load_splits
 from distill.data.corpus import Corpus
-from distill.data.unlabelled import UnlabelledFile
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOLERANCE = 0.01  # the "equals within 0.01"

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 
 from conftest import CONFIG_DIR, REAL_ARCHIVE, ROOT
 from distill.cli.config import load_splits, teacher_spec, transfer_of
-from distill.cli.pipeline import stage_overrides
+from distill.cli.plan import stage_overrides
 from distill.cli.runners import signature_of
 from distill.cli.report import report as build_report
 from distill.data.transfer import source_ids

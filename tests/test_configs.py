@@ -101,7 +101,7 @@ def test_an_experiment_replaces_the_pipeline_stages_in_its_own_order() -> None:
 
 
 def test_pipeline_only_keeps_the_named_stages_in_plan_order() -> None:
-    from distill.cli.pipeline import plan_stages, stage_overrides
+    from distill.cli.plan import plan_stages, stage_overrides
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         chosen = compose("pipeline", overrides=["experiment=newsgroups20", "pipeline.only=[bilstm_kd,teacher]"])

@@ -23,7 +23,8 @@ def test_own_teacher_runs_end_to_end(arch: str, tiny_corpus: Path, tmp_path: Pat
     from hydra import compose, initialize_config_dir
 
     from distill.cli.finish import finish
-    from distill.cli.pipeline import plan_stages, run_pipeline
+    from distill.cli.pipeline import run_pipeline
+    from distill.cli.plan import plan_stages
 
     model = save_model(tmp_path / arch, arch)
     unlabelled = arch == "bert"  # one of them with an unlabelled file, the report and the exports

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -329,3 +331,10 @@ def test_report_names_a_missing_inference_file(run: dict, tmp_path: Path, capsys
     with pytest.raises(SystemExit):
         report_main([str(run["dir"]), "--inference", str(tmp_path / "absent.json"), "--out", str(tmp_path / "out")])
     assert f"no inference file {tmp_path / 'absent.json'}" in capsys.readouterr().err
+
+
+def test_the_report_command_loads_no_training_code() -> None:
+    """``distill-report`` reads records and logits: it must not pay for importing Lightning."""
+    code = "import sys, distill.cli.report; print(sorted({'lightning', 'torch'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -31,9 +31,9 @@ from distill import atomic
 from distill.cli.config import CONF_DIR
 from distill.cli.finish import finish
 from distill.cli.hydra_errors import quiet_unless_verbose, report_user_error
+from distill.cli.plan import plan_stages, stage_overrides
 from distill.cli.roles import role_of
 from distill.cli.runners import record_failure, run, signature_of
-from distill.errors import UserError
 from distill.logit_store import LogitStore, LogitStoreError
 
 log = logging.getLogger("distill")
@@ -45,26 +45,6 @@ COLUMNS = (
     ("agreement w/ teacher", "test/agreement"),
     ("seconds", "seconds"),
 )
-
-
-def plan_stages(cfg: DictConfig) -> dict[str, list[str]]:
-    """Each stage's own overrides in the pipeline's plan, as written (interpolations unresolved,
-    so an override such as teacher.logits='${ensemble_logits}' resolves in its stage's config)."""
-    plan = OmegaConf.select(cfg, "pipeline.stages", default=None)
-    plan = OmegaConf.to_container(plan, resolve=False) if plan is not None else []
-    return {name: list(overrides) for stage in plan for name, overrides in stage.items()}
-
-
-def stage_overrides(cfg: DictConfig) -> dict[str, list[str]]:
-    """``plan_stages``, only those ``pipeline.only`` names when it names some."""
-    stages = plan_stages(cfg)
-    only = OmegaConf.select(cfg, "pipeline.only", default=None)
-    if only is None:
-        return stages
-    unknown = sorted(set(only) - set(stages))
-    if unknown:
-        raise UserError(f"pipeline.only names stages {unknown} that the plan does not have: choose from {list(stages)}")
-    return {name: overrides for name, overrides in stages.items() if name in only}
 
 
 def _cell(value: float | None, key: str) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from distill.cli.config import load_splits
-from distill.cli.pipeline import plan_stages
+from distill.cli.plan import plan_stages
 from distill.console import user_errors
 from distill.errors import UserError
 from distill.report import build_report, write_report
