@@ -7,8 +7,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig
-
 from distill.errors import UserError
 from distill.pretrained import resolve_pretrained
 
@@ -30,6 +28,10 @@ class TransformerNet(nn.Module):
         config: dict[str, Any] | None = None,
         vocab_size: int | None = None,
     ) -> None:
+        # imported here, not at the top: a process that builds only students (export, serving)
+        # never pays the seconds transformers takes to import
+        from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig
+
         super().__init__()
         if pretrained is not None:
             location = resolve_pretrained(pretrained)
@@ -54,6 +56,7 @@ def load_quietly(location: str, config: Any = None, **kwargs: Any) -> Any:
     """``from_pretrained`` (with ``kwargs``) without its load report: a new classification head
     is always 'missing' from an encoder checkpoint, which is expected, not a warning; a caller
     that must know asks for ``output_loading_info=True``."""
+    from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
     verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
