@@ -1,55 +1,107 @@
-"""What a user sees: errors in two lines with the fix, the local config, a quiet stage (--help: test_help)."""
+"""What a user sees: errors in two lines with the fix, the local config, a quiet stage (--help: test_help).
+
+One real process each shows what only a process shows (exit status and stderr of a console
+command, import-time noise); the other cases run the same entry points in this process."""
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 
+import distill.cli.train
+import distill.export
 from conftest import CONFIG_DIR, ROOT
+from distill.errors import UserError
+
+TRAIN_USER_ERRORS = [
+    ("data.archive=/nonexistent/20news.tar.gz", "data.archive=/nonexistent/20news.tar.gz does not exist"),
+    ("distill.temperature=0", "distill.temperature (start) and distill.temperature_end (end)"),
+    ("teacher.logits=README.md", "README.md is not a logit store"),
+]
 
 
 def command(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
-def short_error(done: subprocess.CompletedProcess) -> list[str]:
+def short_error(returncode: int, stderr: str) -> list[str]:
     """The lines of a user error: exit status 2, no traceback, at most three lines."""
-    lines = done.stderr.strip().splitlines()
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert "Traceback" not in done.stderr and len(lines) <= 3, done.stderr
+    lines = stderr.strip().splitlines()
+    assert returncode == 2, stderr[-2000:]
+    assert "Traceback" not in stderr and len(lines) <= 3, stderr
     return lines
 
 
-@pytest.mark.parametrize("module", ["distill.report", "distill.export"])
-def test_a_missing_run_folder_is_two_lines_with_a_usage_line(module: str, tmp_path: Path) -> None:
-    lines = short_error(command("-m", module, str(tmp_path / "nonexistent")))
+def names_the_folder_to_give(module: str, lines: list[str]) -> None:
     assert lines[0].startswith("usage: python -m " + module)
     assert "nonexistent" in lines[-1] and "logs/" in lines[-1]  # what to give instead
 
 
+def test_a_missing_run_folder_is_two_lines_with_a_usage_line(tmp_path: Path) -> None:
+    """A real process: the exit status and stderr of a console command (distill-report imports no Lightning)."""
+    done = command("-m", "distill.report", str(tmp_path / "nonexistent"))
+    names_the_folder_to_give("distill.report", short_error(done.returncode, done.stderr))
+
+
+def test_export_names_the_folder_to_give(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The same short error from distill.export, in this process."""
+    with pytest.raises(SystemExit) as exit:
+        distill.export.main([str(tmp_path / "nonexistent")])
+    names_the_folder_to_give("distill.export", short_error(exit.value.code, capsys.readouterr().err))
+
+
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    done = command("-m", "distill.export", str(tmp_path / "nonexistent"), "--debug")
-    assert done.returncode != 0 and "Traceback" in done.stderr
+    """--debug lets the UserError itself through (with its traceback) instead of exiting 2."""
+    with pytest.raises(UserError, match="nonexistent is not a folder"):
+        distill.export.main([str(tmp_path / "nonexistent"), "--debug"])
 
 
-@pytest.mark.parametrize("override, says", [
-    ("data.archive=/nonexistent/20news.tar.gz", "data.archive=/nonexistent/20news.tar.gz does not exist"),
-    ("distill.temperature=0", "distill.temperature (start) and distill.temperature_end (end)"),
-    ("teacher.logits=README.md", "README.md is not a logit store"),
-])
+@pytest.fixture
+def train(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str]]:
+    """train.py's hydra app in this process: its exit status and stderr."""
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+
+    def run(*overrides: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["train.py", *overrides])
+        # hydra replaces the root logger's handlers, one writing to capsys's stdout (closed after the
+        # test) and one to the run's log file: put back the ones it replaced
+        handlers, level = logging.root.handlers[:], logging.root.level
+        try:
+            with pytest.raises(SystemExit) as exit:
+                distill.cli.train.main()
+        finally:
+            for handler in set(logging.root.handlers) - set(handlers):
+                handler.close()
+            logging.root.handlers[:] = handlers
+            logging.root.setLevel(level)
+        return exit.value.code, capsys.readouterr().err
+
+    return run
+
+
+@pytest.mark.parametrize("override, says", TRAIN_USER_ERRORS)
 def test_train_user_errors_name_the_problem_and_the_fix(
-    override: str, says: str, tmp_path: Path, corpus_archive: Path
+    override: str, says: str, tmp_path: Path, corpus_archive: Path, train: Callable[..., tuple[int, str]]
 ) -> None:
-    done = command("train.py", "model=logistic", "distill=kl", f"data.archive={corpus_archive}", override,
-                   f"hydra.run.dir={tmp_path / 'run'}")
-    lines = short_error(done)
+    lines = short_error(*train("model=logistic", "distill=kl", f"data.archive={corpus_archive}", override,
+                               f"hydra.run.dir={tmp_path / 'run'}"))
     assert says in lines[0] and str(tmp_path / "run") in lines[-1]
     assert '"status": "failed"' in (tmp_path / "run" / "metrics.json").read_text()
+
+
+def test_a_train_user_error_is_two_lines_in_a_real_process(tmp_path: Path) -> None:
+    """What the terminal shows: the message and the run folder, nothing Lightning or hydra adds."""
+    override, says = TRAIN_USER_ERRORS[0]
+    done = command("train.py", "model=logistic", "distill=kl", override, f"hydra.run.dir={tmp_path / 'run'}")
+    lines = short_error(done.returncode, done.stderr)
+    assert len(lines) == 2 and says in lines[0] and str(tmp_path / "run") in lines[1]
 
 
 def test_a_local_config_in_the_working_folder_is_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
