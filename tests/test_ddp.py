@@ -46,27 +46,29 @@ def test_ddp_on_two_cpu_processes(tmp_path: Path, corpus_archive: Path) -> None:
 
 def test_a_classifier_teacher_labels_on_two_cpu_processes_as_on_one(tmp_path: Path) -> None:
     """model=teacher_finetuned under DDP: each rank labels its own shards, rank 0 merges them by id
-    into the same store one process writes."""
+    into the same store one process writes (here, in this process)."""
     import os
 
     from hf_models import save_model
-    from test_own_teacher import write_rows
+    from test_own_teacher import data_overrides, teacher_cfg, write_rows
+    from distill.cli.runners import run
 
     for name, count in (("train.csv", 30), ("test.csv", 12)):
         write_rows(tmp_path / name, count, seed=count)
     write_rows(tmp_path / "more.jsonl", 20, seed=3, labelled=False)
     model = save_model(tmp_path / "model", "bert")
-    common = ["model=teacher_finetuned", f"teacher.pretrained={model}", "teacher.backend=torch", "teacher.shard_size=7",
-              "data=csv", "data.train_file=train.csv", "data.test_file=test.csv", "data.unlabelled_file=more.jsonl",
-              "trainer.accelerator=cpu"]
+    one = teacher_cfg(tmp_path / "one", tmp_path, model, "teacher.shard_size=7", unlabelled=True)
+    run(one)
+    command = [sys.executable, str(ROOT / "train.py"), *data_overrides(tmp_path, unlabelled=True),
+               "model=teacher_finetuned", f"teacher.pretrained={model}", "teacher.max_length=null",
+               "teacher.backend=torch", "teacher.shard_size=7", "data.val_fraction=0.2",  # as teacher_cfg's make_cfg
+               "trainer.accelerator=cpu", "trainer.devices=2", "+trainer.strategy=ddp", "hydra.run.dir=two",
+               "paths.cache_dir=two_cache"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    stores = {}
-    for name, extra in (("one", []), ("two", ["trainer.devices=2", "+trainer.strategy=ddp"])):
-        command = [sys.executable, str(ROOT / "train.py"), *common, *extra, f"hydra.run.dir={name}",
-                   f"paths.cache_dir={name}_cache"]
-        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
-        assert result.returncode == 0, result.stderr[-3000:]
-        stores[name] = LogitStore.load(tmp_path / name / "logits.npz")
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stores = {"one": LogitStore.load(Path(one.paths.output_dir) / "logits.npz"),
+              "two": LogitStore.load(tmp_path / "two" / "logits.npz")}
     shards = list((tmp_path / "two" / "labelling").glob("*/shard-*.npz"))
     assert len(shards) == 9  # 30 + 12 + 20 documents, 7 a shard, labelled by two ranks
     assert set(stores["two"].ids) == {"train", "val", "test", "unlabelled"}

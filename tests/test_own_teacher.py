@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, make_cfg
+from conftest import ROOT, in_process, make_cfg
 from hf_models import LABELS, save_model
 from distill.cli.runners import run
 from distill.errors import UserError
@@ -125,12 +125,17 @@ def test_a_rerun_reuses_the_store_and_a_changed_weight_relabels(
     assert not np.allclose(before.logits["test"], after.logits["test"])
 
 
+def command_line(tmp_path: Path, *overrides: str) -> list[str]:
+    """``train.py``'s overrides, writing under ``tmp_path``."""
+    return [*overrides, f"hydra.run.dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}",
+            "trainer.accelerator=cpu"]
+
+
 def cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
-    """``train.py`` in a subprocess, with this worktree's code, writing under ``tmp_path``."""
-    command = [sys.executable, str(ROOT / "train.py"), *overrides, f"hydra.run.dir={tmp_path / 'run'}",
-               f"paths.cache_dir={tmp_path / 'cache'}", "trainer.accelerator=cpu"]
+    """``train.py`` in a subprocess, with this worktree's code."""
     env = {**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")}
-    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *command_line(tmp_path, *overrides)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
 
 
 def refused(done: subprocess.CompletedProcess, tmp_path: Path, says: str) -> None:
@@ -144,7 +149,8 @@ def refused(done: subprocess.CompletedProcess, tmp_path: Path, says: str) -> Non
 @pytest.mark.parametrize("case", ["no_config", "bad_weights", "num_labels", "label_map", "unlabelled_empty",
                                   "unlabelled_ids", "imported_nan"])
 def test_bad_input_is_refused_in_two_lines_before_any_store(
-    case: str, tiny_corpus: Path, tiny_bert: Path, tmp_path: Path
+    case: str, tiny_corpus: Path, tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
 ) -> None:
     import shutil
 
@@ -183,8 +189,15 @@ def test_bad_input_is_refused_in_two_lines_before_any_store(
         (tmp_path / "logits.csv").write_text("id,comp.graphics,rec.autos,sci.space\n0,nan,0,0\n")
         finetuned = ["model=teacher_imported", f"teacher.imported={tmp_path / 'logits.csv'}"]
         says = str(tmp_path / "logits.csv")
-    if case in ("no_config", "unlabelled_ids", "imported_nan"):  # what a user sees, from the command line
+    if case == "no_config":  # what a user sees, from a real command line
         refused(cli(tmp_path, *finetuned, *data), tmp_path, says)
+        return
+    if case in ("unlabelled_ids", "imported_nan"):  # the same, from train.py's entry point in this process
+        from distill.cli.train import main
+
+        monkeypatch.chdir(tmp_path)
+        refused(in_process(main, ["train.py", *command_line(tmp_path, *finetuned, *data)], monkeypatch, capsys),
+                tmp_path, says)
         return
     cfg = make_cfg(tmp_path, Path("unused"), [*data, *finetuned])
     with pytest.raises(UserError, match=re.escape(says)):

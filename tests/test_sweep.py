@@ -6,6 +6,7 @@ teacher's logits in the cache the quickstart wrote (shrunk here to the synthetic
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,11 @@ def tiny_cache(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -
     return tmp / "cache"
 
 
-def test_multirun_sweep_then_summary(tiny_cache: Path, corpus_archive: Path, tmp_path: Path) -> None:
+def test_multirun_sweep_then_summary(
+    tiny_cache: Path, corpus_archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A grid with failing jobs exits 2 and names them; its summary ranks the others and draws the
+    (T, alpha) heatmap, and says why there is none for jobs of a single temperature."""
     sweep_dir = tmp_path / "sweep"
     command = [
         sys.executable, "train.py", "-m", *QUICKSTART, "model=logistic", "distill.temperature=1,4",
@@ -63,6 +68,16 @@ def test_multirun_sweep_then_summary(tiny_cache: Path, corpus_archive: Path, tmp
     assert summary.count("failed") >= 2 and "distill.alpha must be in [0, 1]" in summary
     assert (sweep_dir / "sweep_summary.csv").read_text().count("\n") == 7
     assert (sweep_dir / "heatmap.png").stat().st_size > 1000
+
+    single = tmp_path / "single"  # the jobs of one temperature, failed one included, as a sweep of their own
+    for job in runs:
+        if "distill.temperature=4" in job["overrides"]:
+            shutil.copytree(sweep_dir / job["job"], single / job["job"])
+    capsys.readouterr()
+    sweep_report.main([str(single)])
+    said = capsys.readouterr().out
+    assert "no heatmap: the completed jobs have a single temperature value (4);" in said, said
+    assert not (single / "heatmap.png").exists()
 
 
 @pytest.mark.slow  # two submitit worker processes: over a minute on 2 cores
@@ -98,6 +113,8 @@ def test_optuna_search_writes_the_best_trial(tiny_cache: Path, corpus_archive: P
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-2:] == [  # a completed sweep ends with its folder
+        f"sweep folder: {sweep_dir}", f"its summary: python -m distill.sweep_report {sweep_dir}"]
 
     runs = sweep_report.collect_runs(sweep_dir)
     assert [run["status"] for run in runs] == ["completed"] * 3
@@ -107,23 +124,6 @@ def test_optuna_search_writes_the_best_trial(tiny_cache: Path, corpus_archive: P
     best_overrides = {f"{name}={value}" for name, value in results["best_params"].items()}
     best_runs = [run for run in runs if run["metrics"]["val/acc_best"] == pytest.approx(results["best_value"])]
     assert any(best_overrides <= set(run["overrides"]) for run in best_runs)  # ties: any best trial
-
-
-def test_a_completed_sweep_ends_with_its_folder(tiny_cache: Path, corpus_archive: Path, tmp_path: Path) -> None:
-    sweep_dir = tmp_path / "sweep"
-    result = subprocess.run([
-        sys.executable, "train.py", "-m", *QUICKSTART, "model=logistic", "distill.alpha=0.5,0.9",
-        f"data.archive={corpus_archive}", f"paths.cache_dir={tiny_cache}", "data.val_fraction=0.2",
-        "trainer.max_epochs=1", f"hydra.sweep.dir={sweep_dir}",
-    ], cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-2:] == [
-        f"sweep folder: {sweep_dir}", f"its summary: python -m distill.sweep_report {sweep_dir}"]
-
-    summary = subprocess.run([sys.executable, "-m", "distill.sweep_report", str(sweep_dir)],
-                             capture_output=True, text=True, timeout=300)
-    assert "no heatmap: the completed jobs have a single temperature value (2)" in summary.stdout, summary.stdout
-    assert not (sweep_dir / "heatmap.png").exists()
 
 
 def test_a_sweep_without_the_teacher_logits_is_two_lines(corpus_archive: Path, tmp_path: Path) -> None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, make_cfg
+from conftest import in_process, make_cfg
 from distill.cli.train import main
 
 wandb = pytest.importorskip("wandb")
@@ -118,17 +116,19 @@ def test_failed_run_is_finished_and_the_next_one_starts_fresh(
     assert history(records, "val/acc") and exit_code(records) == 0
 
 
-def test_multirun_jobs_share_one_group(offline: dict[str, str], tmp_path: Path, corpus_archive: Path) -> None:
-    """Two in-process jobs of one multirun: two wandb runs, one group (the sweep folder's timestamp)."""
-    command = [
-        sys.executable, "train.py", "-m", *STUDENT, "seed=1,2", f"data.archive={corpus_archive}",
+def test_multirun_jobs_share_one_group(
+    offline: dict[str, str], tmp_path: Path, corpus_archive: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two in-process jobs of one multirun (``train.py -m``, run here): two wandb runs, one group (the
+    sweep folder's timestamp)."""
+    result = in_process(main, [
+        "train.py", "-m", *STUDENT, "seed=1,2", f"data.archive={corpus_archive}",
         "data.val_fraction=0.2", "trainer.accelerator=cpu", "trainer.max_epochs=1",
         "++trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false",
         "++callbacks.progress_bar=null", f"paths.cache_dir={tmp_path / 'cache'}",
         f"paths.log_dir={tmp_path}",  # hydra.sweep.dir keeps its default: <log_dir>/train-multirun/<time>
-    ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env={**offline, "PYTHONWARNINGS": "ignore"})
+    ], monkeypatch, capsys)
     assert result.returncode == 0, result.stderr[-2000:]
 
     (sweep_dir,) = tmp_path.glob("train-multirun/*")
