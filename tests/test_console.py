@@ -5,7 +5,6 @@ command, import-time noise); the other cases run the same entry points in this p
 
 from __future__ import annotations
 
-import logging
 import re
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from hydra import compose, initialize_config_dir
 
 import distill.cli.train
 import distill.export
-from conftest import CONFIG_DIR, ROOT
+from conftest import CONFIG_DIR, ROOT, in_process
 from distill.errors import UserError
 
 TRAIN_USER_ERRORS = [
@@ -65,23 +64,12 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
 @pytest.fixture
 def train(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str]]:
-    """train.py's hydra app in this process: its exit status and stderr."""
+    """train.py's hydra app in this process (``conftest.in_process``): its exit status and stderr."""
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
 
     def run(*overrides: str) -> tuple[int, str]:
-        monkeypatch.setattr(sys, "argv", ["train.py", *overrides])
-        # hydra replaces the root logger's handlers, one writing to capsys's stdout (closed after the
-        # test) and one to the run's log file: put back the ones it replaced
-        handlers, level = logging.root.handlers[:], logging.root.level
-        try:
-            with pytest.raises(SystemExit) as exit:
-                distill.cli.train.main()
-        finally:
-            for handler in set(logging.root.handlers) - set(handlers):
-                handler.close()
-            logging.root.handlers[:] = handlers
-            logging.root.setLevel(level)
-        return exit.value.code, capsys.readouterr().err
+        done = in_process(distill.cli.train.main, ["train.py", *overrides], monkeypatch, capsys)
+        return done.returncode, done.stderr
 
     return run
 

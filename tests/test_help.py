@@ -4,7 +4,6 @@ user's own configs (``--config-dir``) are listed beside the shipped ones."""
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 import distill.cli.pipeline
 import distill.cli.train
-from conftest import CONFIG_DIR, ROOT
+from conftest import CONFIG_DIR, ROOT, in_process
 
 
 def listed_groups(output: str) -> dict[str, set[str]]:
@@ -40,11 +39,9 @@ def test_help_lists_every_option_of_every_group(script: str, main: Callable[[], 
     mine.mkdir(parents=True)
     (mine / "my_net.yaml").write_text("defaults:\n  - logistic\n  - _self_\n")
     monkeypatch.chdir(ROOT)
-    monkeypatch.setattr(sys, "argv", [script, "--config-dir", str(tmp_path / "mine"), "--help"])
-    with pytest.raises(SystemExit) as exit:
-        main()
-    out, err = capsys.readouterr()
-    assert exit.value.code == 0, err[-2000:]
+    done = in_process(main, [script, "--config-dir", str(tmp_path / "mine"), "--help"], monkeypatch, capsys)
+    out = done.stdout
+    assert done.returncode == 0, done.stderr[-2000:]
     listed = listed_groups(out)
     shipped = shipped_options()
     assert {"model", "distill", "data", "teacher", "transfer", "experiment"} <= set(shipped)
