@@ -347,12 +347,16 @@ def test_no_hydra_below_the_wiring_layer() -> None:
 
 
 @pytest.fixture(scope="module")
-def live(serve_run: Path, catalogue, tmp_path_factory: pytest.TempPathFactory):
-    """The real server (uvicorn, a subprocess) started from an empty folder; the run's files before it."""
-    cwd = tmp_path_factory.mktemp("cwd")
-    before = {path for path in serve_run.rglob("*") if "export" not in path.relative_to(serve_run).parts}
-    with serve_common.serving(serve_run, cwd=cwd) as server:
-        yield server, cwd, before
+def live(trained_run: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The real server (uvicorn, a subprocess) started from an empty folder on a copy of the run that was never
+    exported, so this is its first start; the run and its files (all but export/) before it."""
+    root = tmp_path_factory.mktemp("live")
+    run, cwd = root / "run", root / "cwd"
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns("export"))
+    cwd.mkdir()
+    before = {path for path in run.rglob("*") if "export" not in path.relative_to(run).parts}
+    with serve_common.serving(run, cwd=cwd) as server:
+        yield server, run, cwd, before
 
 
 def raw_get(url: str, path: str) -> tuple[int, bytes]:
@@ -366,7 +370,7 @@ def raw_get(url: str, path: str) -> tuple[int, bytes]:
 
 
 def test_the_real_server_serves_no_file_outside_static(live) -> None:
-    server, _, _ = live
+    server, _, _, _ = live
     assert raw_get(server.url, "/static/app.css")[0] == 200
     for path in ("/static/../app.py", "/static/../../serve/app.py", "/static/%2e%2e/app.py", "/static/%2e%2e%2fapp.py",
                  "/static/..%2f..%2fexport.py", "/static/%2E%2E/%2E%2E/%2E%2E/%2E%2E/pyproject.toml",
@@ -378,14 +382,14 @@ def test_the_real_server_serves_no_file_outside_static(live) -> None:
 
 def test_the_real_server_holds_no_pytorch(live) -> None:
     """Exports and the ensemble weight were prepared by a child process: PyTorch never loads here."""
-    server, _, _ = live
+    server, _, _, _ = live
     maps = Path(f"/proc/{server.pid}/maps").read_text()
     assert "libtorch" not in maps and "onnxruntime" in maps
     assert any("fitted on val" in line for line in server.output)
 
 
-def test_the_real_server_writes_nothing_outside_its_run_folder(live, serve_run: Path) -> None:
-    server, cwd, before = live
+def test_the_real_server_writes_nothing_outside_its_run_folder(live) -> None:
+    server, run, cwd, before = live
     for text in TEXTS:
         raw = json.dumps({"text": text}).encode()
         host, port = server.url.removeprefix("http://").split(":")
@@ -393,17 +397,17 @@ def test_the_real_server_writes_nothing_outside_its_run_folder(live, serve_run: 
         connection.request("POST", "/predict", raw, {"Content-Type": "application/json"})
         assert connection.getresponse().status == 200
     assert list(cwd.iterdir()) == []
-    after = {path for path in serve_run.rglob("*") if "export" not in path.relative_to(serve_run).parts}
+    after = {path for path in run.rglob("*") if "export" not in path.relative_to(run).parts}
     assert after == before
 
 
-def test_the_first_start_exports_quietly(serve_run: Path, tmp_path: Path) -> None:
-    """Exporting in the server's child process prints no third-party warnings (torchvision, TorchScript, LSTM)."""
-    run = tmp_path / "run"
-    shutil.copytree(serve_run, run, ignore=shutil.ignore_patterns("export"))
-    with serve_common.serving(run, cwd=tmp_path) as server:
-        output = "".join(server.output)
-    assert output.count("exported to") == 3
+def test_the_first_start_exports_quietly(live) -> None:
+    """The live server's first start exports the networks in its child process and prints no third-party
+    warnings doing so (torchvision, TorchScript, LSTM)."""
+    server, run, _, _ = live
+    output = "".join(server.output)
+    exported = sorted(path.parent.name for path in (run / "export").glob("*/model.onnx"))
+    assert output.count("exported to") == 3 and exported == ["bilstm_kd", "logistic_kd", "teacher"]
     noise = ("torchvision is not installed", "TorchScript", "can cause an error", "Warning", "Attribute type")
     assert [line for line in output.splitlines() if any(word in line for word in noise)] == []
 
