@@ -19,6 +19,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from conftest import GROUPS, ROOT, benchmark_module  # noqa: E402
+import distill.cli.serve as serve_cli  # noqa: E402
 from distill.cli.serve import main as serve_main, run_splits  # noqa: E402
 from distill.errors import UserError  # noqa: E402
 from distill.export import export_run, main as export_main  # noqa: E402
@@ -319,7 +320,10 @@ def test_an_export_folder_is_served_as_it_is(catalogue, serve_run: Path) -> None
     assert exports.browser_model == serve_run / "export" / "web" / "logistic_kd.json"
 
 
-def test_the_cli_explains_what_it_cannot_serve(serve_run: Path, capsys: pytest.CaptureFixture) -> None:
+def test_the_cli_explains_what_it_cannot_serve(serve_run: Path, capsys: pytest.CaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder is prepared in a thread here, not a spawned child (2 s each): the live server tests the child."""
+    monkeypatch.setattr(serve_cli, "ProcessPoolExecutor", lambda workers, mp_context: ThreadPoolExecutor(workers))
     with pytest.raises(SystemExit) as exit_:
         serve_main([str(ROOT / "benchmarks" / "results" / "newsgroups20" / "run")])
     assert exit_.value.code == 2 and "logits only" in capsys.readouterr().err
