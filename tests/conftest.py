@@ -204,11 +204,21 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
 
 
 @pytest.fixture(scope="session")
-def serve_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> Path:
-    """A pipeline-shaped run for the web server: teacher, two distilled students, a classic model, its config.
-    Trained once per session; each worker serves its own copy, since a server writes its exports into the run."""
-    shared = built_once(tmp_path_factory, "serve_run", lambda root: pipeline_shaped_run(
-        root, corpus_archive, SERVE_STAGES, "trainer.max_epochs=2"))
+def trained_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> Path:
+    """A pipeline-shaped run: teacher, two distilled students, a classic model, its config, and the exports a
+    server's first start writes (ONNX, the browser's logistic student). Trained and exported once per session
+    and shared by the files that need such a run: read only; copy it before writing into it."""
+    def build(root: Path) -> None:
+        from distill.web.models import prepare
+
+        prepare(pipeline_shaped_run(root, corpus_archive, SERVE_STAGES, "trainer.max_epochs=2"), lambda: None)
+
+    return built_once(tmp_path_factory, "trained_run", build) / "run"
+
+
+@pytest.fixture(scope="session")
+def serve_run(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This worker's copy of the trained run, exported, for the in-process and browser tests of the web server."""
     own = tmp_path_factory.mktemp("serve") / "run"
-    shutil.copytree(shared / "run", own)
+    shutil.copytree(trained_run, own)
     return own

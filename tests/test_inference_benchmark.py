@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 from omegaconf import OmegaConf
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig
 
-from conftest import GROUPS, ROOT, TINY_TEACHER, benchmark_module, pipeline_shaped_run
+from conftest import GROUPS, ROOT, SERVE_STAGES, TINY_TEACHER, benchmark_module, pipeline_shaped_run
 from distill.cli.config import data_module
 from distill.logit_store import LogitStore
 from distill.pretrained import resolve_pretrained
@@ -24,16 +25,8 @@ from distill.serving import LoadedModel
 from distill.student_ensemble import blend, fit_weight, undecided
 
 SCRIPT = ROOT / "benchmarks" / "inference.py"
-BILSTM = ["model=bilstm", "model.module.net.embedding_init=null", "+model.module.net.embedding_dim=16",
-          "model.module.net.hidden_size=16", "model.module.net.head_size=16"]
-STAGES = {  # run in this order: the distilled students read the teacher's cache
-    "teacher": ["model=teacher_minilm", "model.module.lr=5e-3", "model.batch_size=8"],
-    "logistic_kd": ["model=logistic", "distill=kl"],
-    "bilstm_kd": [*BILSTM, "distill=kl", "stage.blend_with=[logistic_kd]"],
-    "sk_complementnb": ["model=sk_complementnb", "model.out_of_fold=2"],
-    "logistic_kd_refit": ["model=logistic", "distill=kl", "refit=train_val", "model.max_epochs=1",
-                          "stage.refit_of=logistic_kd"],
-}
+REFIT = {"logistic_kd_refit": ["model=logistic", "distill=kl", "refit=train_val", "model.max_epochs=1",
+                               "stage.refit_of=logistic_kd"]}  # trained here, beside the shared run's SERVE_STAGES
 EXPECTED = {("teacher", "pytorch"), ("teacher", "onnxruntime"), ("logistic_kd", "pytorch"),
             ("logistic_kd", "onnxruntime"), ("bilstm_kd", "pytorch"), ("bilstm_kd", "onnxruntime"),
             ("logistic_kd_refit", "pytorch"), ("logistic_kd_refit", "onnxruntime"),
@@ -53,9 +46,12 @@ def benchmark(run_dir: Path, out: Path, *extra: str) -> tuple[dict, str]:
 
 
 @pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> Path:
-    """Teacher, two distilled students and a classic baseline, trained for one epoch, not exported."""
-    return pipeline_shaped_run(tmp_path_factory.mktemp("inference"), corpus_archive, STAGES)
+def pipeline_run(trained_run: Path, tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> Path:
+    """The shared run (teacher, two distilled students, a classic baseline, all exported) and the final fit of
+    logistic_kd, trained here into a copy from the copy's teacher store, not exported."""
+    root = tmp_path_factory.mktemp("inference")
+    shutil.copytree(trained_run, root / "run")
+    return pipeline_shaped_run(root, corpus_archive, REFIT, f"teacher.logits={root / 'run' / 'teacher' / 'logits.npz'}")
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +80,17 @@ def test_accuracy_is_the_artefacts_own(result: tuple[dict, str], pipeline_run: P
         if runtime == "onnxruntime":
             assert records[model, runtime]["test_acc"] == records[model, "pytorch"]["test_acc"]
             assert records[model, runtime]["params"] == records[model, "pytorch"]["params"]
-        if model in STAGES:
+        if model in {*SERVE_STAGES, *REFIT}:
             trained = json.loads((pipeline_run / model / "metrics.json").read_text())["metrics"]
             assert records[model, runtime]["test_acc"] == pytest.approx(trained["test/acc"], abs=1e-6)
     teacher = records["teacher", "pytorch"]
     assert teacher["speedup_vs_teacher"] == 1.0 and teacher["params"] > records["logistic_kd", "pytorch"]["params"]
-    assert (pipeline_run / "export" / "bilstm_kd" / "model.onnx").is_file()  # exported on the way
+    assert (pipeline_run / "export" / "logistic_kd_refit" / "model.onnx").is_file()  # exported on the way
+
+
+def test_only_what_has_no_current_export_is_exported(result: tuple[dict, str]) -> None:
+    """The shared run's exports are current in the copy: the benchmark exports the new refit alone."""
+    assert re.findall(r"\[inference\] exported (\S+)", result[1]) == ["logistic_kd_refit"]
 
 
 def test_students_ensemble_is_chosen_on_val_and_served_as_its_members_final_fits(

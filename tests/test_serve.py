@@ -19,6 +19,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from conftest import GROUPS, ROOT, benchmark_module  # noqa: E402
+import distill.cli.serve as serve_cli  # noqa: E402
 from distill.cli.serve import main as serve_main, run_splits  # noqa: E402
 from distill.errors import UserError  # noqa: E402
 from distill.export import export_run, main as export_main  # noqa: E402
@@ -319,7 +320,10 @@ def test_an_export_folder_is_served_as_it_is(catalogue, serve_run: Path) -> None
     assert exports.browser_model == serve_run / "export" / "web" / "logistic_kd.json"
 
 
-def test_the_cli_explains_what_it_cannot_serve(serve_run: Path, capsys: pytest.CaptureFixture) -> None:
+def test_the_cli_explains_what_it_cannot_serve(serve_run: Path, capsys: pytest.CaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder is prepared in a thread here, not a spawned child (2 s each): the live server tests the child."""
+    monkeypatch.setattr(serve_cli, "ProcessPoolExecutor", lambda workers, mp_context: ThreadPoolExecutor(workers))
     with pytest.raises(SystemExit) as exit_:
         serve_main([str(ROOT / "benchmarks" / "results" / "newsgroups20" / "run")])
     assert exit_.value.code == 2 and "logits only" in capsys.readouterr().err
@@ -347,12 +351,16 @@ def test_no_hydra_below_the_wiring_layer() -> None:
 
 
 @pytest.fixture(scope="module")
-def live(serve_run: Path, catalogue, tmp_path_factory: pytest.TempPathFactory):
-    """The real server (uvicorn, a subprocess) started from an empty folder; the run's files before it."""
-    cwd = tmp_path_factory.mktemp("cwd")
-    before = {path for path in serve_run.rglob("*") if "export" not in path.relative_to(serve_run).parts}
-    with serve_common.serving(serve_run, cwd=cwd) as server:
-        yield server, cwd, before
+def live(trained_run: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The real server (uvicorn, a subprocess) started from an empty folder on a copy of the run that was never
+    exported, so this is its first start; the run and its files (all but export/) before it."""
+    root = tmp_path_factory.mktemp("live")
+    run, cwd = root / "run", root / "cwd"
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns("export"))
+    cwd.mkdir()
+    before = {path for path in run.rglob("*") if "export" not in path.relative_to(run).parts}
+    with serve_common.serving(run, cwd=cwd) as server:
+        yield server, run, cwd, before
 
 
 def raw_get(url: str, path: str) -> tuple[int, bytes]:
@@ -366,7 +374,7 @@ def raw_get(url: str, path: str) -> tuple[int, bytes]:
 
 
 def test_the_real_server_serves_no_file_outside_static(live) -> None:
-    server, _, _ = live
+    server, _, _, _ = live
     assert raw_get(server.url, "/static/app.css")[0] == 200
     for path in ("/static/../app.py", "/static/../../serve/app.py", "/static/%2e%2e/app.py", "/static/%2e%2e%2fapp.py",
                  "/static/..%2f..%2fexport.py", "/static/%2E%2E/%2E%2E/%2E%2E/%2E%2E/pyproject.toml",
@@ -378,14 +386,14 @@ def test_the_real_server_serves_no_file_outside_static(live) -> None:
 
 def test_the_real_server_holds_no_pytorch(live) -> None:
     """Exports and the ensemble weight were prepared by a child process: PyTorch never loads here."""
-    server, _, _ = live
+    server, _, _, _ = live
     maps = Path(f"/proc/{server.pid}/maps").read_text()
     assert "libtorch" not in maps and "onnxruntime" in maps
     assert any("fitted on val" in line for line in server.output)
 
 
-def test_the_real_server_writes_nothing_outside_its_run_folder(live, serve_run: Path) -> None:
-    server, cwd, before = live
+def test_the_real_server_writes_nothing_outside_its_run_folder(live) -> None:
+    server, run, cwd, before = live
     for text in TEXTS:
         raw = json.dumps({"text": text}).encode()
         host, port = server.url.removeprefix("http://").split(":")
@@ -393,26 +401,27 @@ def test_the_real_server_writes_nothing_outside_its_run_folder(live, serve_run: 
         connection.request("POST", "/predict", raw, {"Content-Type": "application/json"})
         assert connection.getresponse().status == 200
     assert list(cwd.iterdir()) == []
-    after = {path for path in serve_run.rglob("*") if "export" not in path.relative_to(serve_run).parts}
+    after = {path for path in run.rglob("*") if "export" not in path.relative_to(run).parts}
     assert after == before
 
 
-def test_the_first_start_exports_quietly(serve_run: Path, tmp_path: Path) -> None:
-    """Exporting in the server's child process prints no third-party warnings (torchvision, TorchScript, LSTM)."""
-    run = tmp_path / "run"
-    shutil.copytree(serve_run, run, ignore=shutil.ignore_patterns("export"))
-    with serve_common.serving(run, cwd=tmp_path) as server:
-        output = "".join(server.output)
-    assert output.count("exported to") == 3
+def test_the_first_start_exports_quietly(live) -> None:
+    """The live server's first start exports the networks in its child process and prints no third-party
+    warnings doing so (torchvision, TorchScript, LSTM)."""
+    server, run, _, _ = live
+    output = "".join(server.output)
+    exported = sorted(path.parent.name for path in (run / "export").glob("*/model.onnx"))
+    assert output.count("exported to") == 3 and exported == ["bilstm_kd", "logistic_kd", "teacher"]
     noise = ("torchvision is not installed", "TorchScript", "can cause an error", "Warning", "Attribute type")
     assert [line for line in output.splitlines() if any(word in line for word in noise)] == []
 
 
 def test_load_script_small(serve_run: Path, tmp_path: Path) -> None:
-    """benchmarks/serve_load.py as a user runs it, shrunk to 50 requests: no errors, every student timed."""
+    """benchmarks/serve_load.py as a user runs it, shrunk to 50 requests: no errors, every student timed. On the
+    run's export folder, which its server starts without reading the corpus (seconds sooner: no Lightning)."""
     out = tmp_path / "serve_load.json"
-    command = [sys.executable, str(ROOT / "benchmarks" / "serve_load.py"), str(serve_run), "--requests", "50",
-               "--out", str(out)]
+    command = [sys.executable, str(ROOT / "benchmarks" / "serve_load.py"), str(serve_run / "export"),
+               "--requests", "50", "--out", str(out)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(out.read_text())
