@@ -205,13 +205,15 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory, corpus_archive: Path) -> Path:
-    """A pipeline-shaped run: teacher, two distilled students, a classic model, its config, and the exports a
-    server's first start writes (ONNX, the browser's logistic student). Trained and exported once per session
-    and shared by the files that need such a run: read only; copy it before writing into it."""
+    """A pipeline-shaped run: teacher, two distilled students, a classic model, its config, and what a
+    server's first start writes (ONNX, the browser's logistic student, the ensemble's fit). Trained and exported
+    once per session and shared by the files that need such a run: read only; copy it before writing into it."""
     def build(root: Path) -> None:
+        from distill.cli.serve import run_splits
         from distill.web.models import prepare
 
-        prepare(pipeline_shaped_run(root, corpus_archive, SERVE_STAGES, "trainer.max_epochs=2"), lambda: None)
+        run = pipeline_shaped_run(root, corpus_archive, SERVE_STAGES, "trainer.max_epochs=2")
+        prepare(run, lambda: run_splits(run))
 
     return built_once(tmp_path_factory, "trained_run", build) / "run"
 

@@ -116,6 +116,24 @@ def test_the_ensemble_is_chosen_on_its_twins_val_and_serves_their_refits(tmp_pat
     assert test_acc == 1.0  # the twin's test logits are all wrong: only the refit's can be right
 
 
+def test_a_restart_reads_the_ensemble_fit_until_a_member_store_changes(serve_run: Path, tmp_path: Path) -> None:
+    """The fit is recorded with its stores' checksums: an unchanged run starts without its corpus."""
+    run = tmp_path / "run"
+    shutil.copytree(serve_run, run)
+    fitted = prepare(run, lambda: run_splits(run))
+    again = prepare(run, lambda: pytest.fail("an unchanged run must not load its corpus"))
+    assert again.ensemble_weight is not None
+    assert ((again.ensemble_members, again.ensemble_weight, again.ensemble_test_acc)
+            == (fitted.ensemble_members, fitted.ensemble_weight, fitted.ensemble_test_acc))
+    path = run / "logistic_kd" / "logits.npz"
+    store = LogitStore.load(path)  # as if the stage had been trained again: other logits
+    negated = {split: -values for split, values in store.logits.items()}
+    LogitStore(store.ids, negated, store.manifest).only(list(store.ids)).save(path)
+    loaded = []
+    refitted = prepare(run, lambda: loaded.append(True) or run_splits(run))
+    assert loaded == [True] and refitted.ensemble_weight is not None
+
+
 def test_predict_gives_every_model_compared_with_the_teacher(client: TestClient, catalogue, serve_run: Path) -> None:
     reply = post(client, {"text": TEXTS[2]})
     assert reply.status_code == 200, reply.text

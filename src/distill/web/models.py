@@ -6,7 +6,9 @@ each network to ONNX (``<run>/export/<stage>``) and the logistic student for the
 ``students_ensemble`` (two distilled students averaged: of the pairs the stages' records allow
 (``stage.blend_with``), the pair and weight best on val, ``distill.student_ensemble.choose_pair``; each
 member served as its refit on train and val where the run has one, ``distill.run_folder.final_fit``).
-The command line runs it in a child process, so the server never holds PyTorch (about 370 MiB).
+The command line runs it in a child process, so the server never holds PyTorch (about 370 MiB); the
+ensemble's fit is recorded beside the exports (``distill.web.ensemble_record``), so a restart on an
+unchanged run loads no corpus.
 ``load_folder`` then loads networks in ONNX Runtime, classic baselines from their pickled scikit-learn
 Pipeline, and the ensemble (the first pair served, weight 0.5, when none was fitted). A stage with nothing to load (a teacher reused from a logit store,
 an ensemble teacher, a failed stage) is skipped with a note saying why; a network without a
@@ -35,6 +37,7 @@ from distill.probability import softmax
 from distill.run_folder import (blend_pairs, browser_first, final_fit, is_current, networks, read_record, stage_name,
                                 stages)
 from distill.serving import LoadedModel, average, from_checkpoint, from_onnx, from_sklearn
+from distill.web.ensemble_record import Fitted, record_ensemble, recorded_ensemble
 from distill.student_ensemble import blend, choose_pair
 from distill.web_export import export_web, is_current_web, is_tfidf_student
 
@@ -85,8 +88,7 @@ def browser_stage(run: Path, records: dict[str, dict]) -> str | None:
     return next(iter(browser_first([name for name in found if is_tfidf_student(found[name])], records)), None)
 
 
-def fitted_ensemble(run: Path, records: dict[str, dict], corpora: dict[str, Corpus]
-                    ) -> tuple[tuple[str, str], float, float] | None:
+def fitted_ensemble(run: Path, records: dict[str, dict], corpora: dict[str, Corpus]) -> Fitted | None:
     """The members and weight chosen on val among the pairs ``records`` allow, and the blend's test accuracy;
     each member is then served as its final fit (``distill.run_folder.final_fit``)."""
     val, test = corpora["val"], corpora["test"]
@@ -104,7 +106,8 @@ def fitted_ensemble(run: Path, records: dict[str, dict], corpora: dict[str, Corp
 
 
 def prepare(folder: str | Path, splits: Splits) -> Prepared:
-    """Export what is missing or stale and fit the ensemble weight (``splits()`` gives val and test)."""
+    """Export what is missing or stale and fit the ensemble weight (``splits()`` gives val and test),
+    unless ``distill.web.ensemble_record`` holds a fit from the same stores."""
     run, prepared = Path(folder), Prepared()
     found = networks(run)
     stale = {name: stage for name, stage in found.items() if not is_current(stage, run / "export" / name)}
@@ -122,8 +125,12 @@ def prepare(folder: str | Path, splits: Splits) -> Prepared:
         path = run / "export" / "web" / f"{name}.json"
         if not is_current_web(found[name], path):
             export_web(found[name], path)
-    if blend_pairs(records) and (corpora := splits()) is not None:
-        if (fitted := fitted_ensemble(run, records, corpora)) is not None:
+    if blend_pairs(records):
+        fitted = recorded_ensemble(run, records)
+        if fitted is None and (corpora := splits()) is not None:
+            if (fitted := fitted_ensemble(run, records, corpora)) is not None:
+                record_ensemble(run, records, fitted)
+        if fitted is not None:
             prepared.ensemble_members, prepared.ensemble_weight, prepared.ensemble_test_acc = fitted
     return prepared
 
