@@ -71,6 +71,10 @@ def test_a_classifier_teacher_labels_on_two_cpu_processes_as_on_one(tmp_path: Pa
               "two": LogitStore.load(tmp_path / "two" / "logits.npz")}
     shards = list((tmp_path / "two" / "labelling").glob("*/shard-*.npz"))
     assert len(shards) == 9  # 30 + 12 + 20 documents, 7 a shard, labelled by two ranks
+    for folder in {shard.parent for shard in shards}:  # the ranks' shards are disjoint: no document twice
+        ids = np.concatenate([np.load(shard)["ids"] for shard in folder.glob("shard-*.npz")])
+        assert len(np.unique(ids)) == len(ids)
+    assert sum(len(np.load(shard)["ids"]) for shard in shards) == 30 + 12 + 20
     assert set(stores["two"].ids) == {"train", "val", "test", "unlabelled"}
     for split, ids in stores["one"].ids.items():
         np.testing.assert_allclose(stores["two"].aligned(split, ids), stores["one"].logits[split], atol=1e-5)

@@ -37,7 +37,7 @@ def test_sigkill_then_resume_relabels_only_unfinished_shards(tmp_path: Path) -> 
     folder, log = tmp_path / "shards", tmp_path / "calls.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     # 0.3 s per batch of 2: 10 shards take 6 s, and the kill comes after the third is written
-    worker = subprocess.Popen([sys.executable, str(WORKER), "fake", str(file), str(folder), str(log),
+    worker = subprocess.Popen([sys.executable, str(WORKER), str(file), str(folder), str(log),
                                str(SHARD_SIZE), "0.3"], env=env, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while len(list(folder.glob("shard-*.npz"))) < 3:

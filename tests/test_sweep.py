@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, make_cfg
+from conftest import ROOT, in_process, make_cfg
 from distill import sweep_report
+from distill.cli.train import main
 from distill.cli.runners import run
 
 
@@ -99,19 +100,20 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(tiny_cache: Path, corpus_a
     assert sorted(run["distill"]["alpha"] for run in runs) == [0.3, 0.7]
 
 
-def test_optuna_search_writes_the_best_trial(tiny_cache: Path, corpus_archive: Path, tmp_path: Path) -> None:
-    """`hparams_search=distill_optuna`: the sweeper gets each run's val/acc_best and keeps the best."""
+def test_optuna_search_writes_the_best_trial(tiny_cache: Path, corpus_archive: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """`hparams_search=distill_optuna`: the sweeper gets each run's val/acc_best and keeps the best
+    (train.py's entry point in this process: the grid above is the real process)."""
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     sweep_dir = tmp_path / "sweep"
-    command = [
-        sys.executable, "train.py", "-m", "hparams_search=distill_optuna", "hydra.sweeper.n_trials=3",
+    monkeypatch.chdir(ROOT)
+    result = in_process(main, [
+        "train.py", "-m", "hparams_search=distill_optuna", "hydra.sweeper.n_trials=3",
         *QUICKSTART, "model=logistic", f"data.archive={corpus_archive}", f"paths.cache_dir={tiny_cache}",
         "data.val_fraction=0.2", "trainer.accelerator=cpu", "trainer.max_epochs=2",
         "++trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false",
         "++callbacks.progress_bar=null", f"hydra.sweep.dir={sweep_dir}",
-    ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    ], monkeypatch, capsys)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-2:] == [  # a completed sweep ends with its folder
         f"sweep folder: {sweep_dir}", f"its summary: python -m distill.sweep_report {sweep_dir}"]
@@ -126,17 +128,23 @@ def test_optuna_search_writes_the_best_trial(tiny_cache: Path, corpus_archive: P
     assert any(best_overrides <= set(run["overrides"]) for run in best_runs)  # ties: any best trial
 
 
-def test_a_sweep_without_the_teacher_logits_is_two_lines(corpus_archive: Path, tmp_path: Path) -> None:
-    """The README's sweep before the quickstart (or with another cache): no store to distil from."""
-    result = subprocess.run([
-        sys.executable, "train.py", "-m", *QUICKSTART, "model=logistic", "distill.alpha=0.5",
+def test_a_sweep_without_the_teacher_logits_is_two_lines(corpus_archive: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    """The README's sweep before the quickstart (or with another cache): no store to distil from. In this
+    process: the grid above shows the same two lines per failed job from a real one."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    result = in_process(main, [
+        "train.py", "-m", *QUICKSTART, "model=logistic", "distill.alpha=0.5",
         f"data.archive={corpus_archive}", f"paths.cache_dir={tmp_path / 'empty'}",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
-    ], cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    ], monkeypatch, capsys)
     said = result.stderr.strip().splitlines()
     assert result.returncode == 2 and "Traceback" not in result.stderr and len(said) == 2, result.stderr[-3000:]
     assert said[0].startswith("error: ") and "empty/quickstart/teacher_logits.npz" in said[0]
     assert said[1] == f"(the failed job's folder: {tmp_path / 'sweep' / '0'})"
+    assert result.stdout.strip().splitlines()[-3] == "failed jobs: 0 (the others finished)"
 
 
 def test_a_bad_sweep_folder_is_two_lines(tmp_path: Path) -> None:

@@ -54,6 +54,9 @@ class SweepFolder(Callback):
     """``hydra.callbacks``: the last lines of a multirun say where it wrote and how to summarise it;
     a sweep with a failed job exits 2."""
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        FAILED_JOBS.clear()  # another sweep's, run earlier in this process
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         folder = Path(config.hydra.sweep.dir)
         failed = failed_jobs(folder)
