@@ -147,6 +147,7 @@ def in_process(main: Callable[[], object], argv: list[str], monkeypatch: pytest.
     returns) and what it printed, without the seconds a new process spends importing. The root logger's
     handlers are restored after: Hydra's write to this test's captured streams, closed once it ends."""
     monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)  # a user error would otherwise show its traceback
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     capsys.readouterr()

@@ -64,8 +64,9 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
 @pytest.fixture
 def train(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str]]:
-    """train.py's hydra app in this process (``conftest.in_process``): its exit status and stderr."""
-    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    """train.py's hydra app in this process (``conftest.in_process``), from the repository root as the
+    command runs: its exit status and stderr."""
+    monkeypatch.chdir(ROOT)
 
     def run(*overrides: str) -> tuple[int, str]:
         done = in_process(distill.cli.train.main, ["train.py", *overrides], monkeypatch, capsys)

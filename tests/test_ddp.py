@@ -72,9 +72,14 @@ def test_a_classifier_teacher_labels_on_two_cpu_processes_as_on_one(tmp_path: Pa
     shards = list((tmp_path / "two" / "labelling").glob("*/shard-*.npz"))
     assert len(shards) == 9  # 30 + 12 + 20 documents, 7 a shard, labelled by two ranks
     for folder in {shard.parent for shard in shards}:  # the ranks' shards are disjoint: no document twice
-        ids = np.concatenate([np.load(shard)["ids"] for shard in folder.glob("shard-*.npz")])
+        numbered = sorted(folder.glob("shard-*.npz"))
+        assert [int(shard.stem.split("-")[1]) for shard in numbered] == list(range(len(numbered)))
+        ids = np.concatenate([np.load(shard)["ids"] for shard in numbered])
         assert len(np.unique(ids)) == len(ids)
     assert sum(len(np.load(shard)["ids"]) for shard in shards) == 30 + 12 + 20
     assert set(stores["two"].ids) == {"train", "val", "test", "unlabelled"}
     for split, ids in stores["one"].ids.items():
+        assert np.array_equal(np.sort(stores["two"].ids[split]), np.sort(ids))  # the same documents, no more
         np.testing.assert_allclose(stores["two"].aligned(split, ids), stores["one"].logits[split], atol=1e-5)
+    rows = np.round(stores["one"].logits["unlabelled"], 4)  # every row its own, far beyond atol: a swap would show
+    assert len(np.unique(rows, axis=0)) == len(rows)

@@ -179,3 +179,17 @@ def test_a_student_is_served_and_exported_without_lightning_or_transformers(expo
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"  # nor transformers, which only a transformer net needs
     assert (tmp_path / "bilstm" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint", None])
+def test_a_file_that_is_not_a_checkpoint_is_refused_with_the_fix(content: bytes | None, tmp_path: Path) -> None:
+    from distill.errors import UserError
+    from distill.nets.checkpoint import load_net
+
+    path = tmp_path / "epoch00.ckpt"
+    if content is None:
+        torch.save({"state_dict": {}}, path)  # a torch file, but no net spec
+    else:
+        path.write_bytes(content)
+    with pytest.raises(UserError, match="is not a checkpoint of distill's ClassifierModule .*re-train its stage"):
+        load_net(path)

@@ -116,22 +116,33 @@ def test_the_ensemble_is_chosen_on_its_twins_val_and_serves_their_refits(tmp_pat
     assert test_acc == 1.0  # the twin's test logits are all wrong: only the refit's can be right
 
 
-def test_a_restart_reads_the_ensemble_fit_until_a_member_store_changes(serve_run: Path, tmp_path: Path) -> None:
-    """The fit is recorded with its stores' checksums: an unchanged run starts without its corpus."""
+def test_a_restart_reads_the_ensemble_fit_until_what_it_was_made_from_changes(serve_run: Path,
+                                                                               tmp_path: Path) -> None:
+    """The fit is recorded with what it depends on: an unchanged run starts without its corpus, and
+    another store or another pairing is fitted again."""
     run = tmp_path / "run"
-    shutil.copytree(serve_run, run)
-    fitted = prepare(run, lambda: run_splits(run))
+    shutil.copytree(serve_run, run, ignore=shutil.ignore_patterns("students_ensemble.json"))
+    loads = []
+
+    def splits():
+        loads.append(True)
+        return run_splits(run)
+
+    first = prepare(run, splits)
+    assert loads == [True] and first.ensemble_weight is not None
     again = prepare(run, lambda: pytest.fail("an unchanged run must not load its corpus"))
-    assert again.ensemble_weight is not None
     assert ((again.ensemble_members, again.ensemble_weight, again.ensemble_test_acc)
-            == (fitted.ensemble_members, fitted.ensemble_weight, fitted.ensemble_test_acc))
+            == (first.ensemble_members, first.ensemble_weight, first.ensemble_test_acc))
     path = run / "logistic_kd" / "logits.npz"
     store = LogitStore.load(path)  # as if the stage had been trained again: other logits
     negated = {split: -values for split, values in store.logits.items()}
     LogitStore(store.ids, negated, store.manifest).only(list(store.ids)).save(path)
-    loaded = []
-    refitted = prepare(run, lambda: loaded.append(True) or run_splits(run))
-    assert loaded == [True] and refitted.ensemble_weight is not None
+    assert prepare(run, splits).ensemble_weight is not None and len(loads) == 2
+    for stage, partners in (("bilstm_kd", []), ("logistic_kd", ["bilstm_kd"])):  # the pair declared the other way
+        record = json.loads((run / stage / "metrics.json").read_text())
+        record["stage"]["blend_with"] = partners
+        (run / stage / "metrics.json").write_text(json.dumps(record))
+    assert prepare(run, splits).ensemble_members == ("logistic_kd", "bilstm_kd") and len(loads) == 3
 
 
 def test_predict_gives_every_model_compared_with_the_teacher(client: TestClient, catalogue, serve_run: Path) -> None:
@@ -435,11 +446,10 @@ def test_the_first_start_exports_quietly(live) -> None:
 
 
 def test_load_script_small(serve_run: Path, tmp_path: Path) -> None:
-    """benchmarks/serve_load.py as a user runs it, shrunk to 50 requests: no errors, every student timed. On the
-    run's export folder, which its server starts without reading the corpus (seconds sooner: no Lightning)."""
+    """benchmarks/serve_load.py as a user runs it, shrunk to 50 requests: no errors, every student timed."""
     out = tmp_path / "serve_load.json"
-    command = [sys.executable, str(ROOT / "benchmarks" / "serve_load.py"), str(serve_run / "export"),
-               "--requests", "50", "--out", str(out)]
+    command = [sys.executable, str(ROOT / "benchmarks" / "serve_load.py"), str(serve_run), "--requests", "50",
+               "--out", str(out)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(out.read_text())

@@ -134,7 +134,6 @@ def test_a_sweep_without_the_teacher_logits_is_two_lines(corpus_archive: Path, t
     """The README's sweep before the quickstart (or with another cache): no store to distil from. In this
     process: the grid above shows the same two lines per failed job from a real one."""
     monkeypatch.chdir(ROOT)
-    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
     result = in_process(main, [
         "train.py", "-m", *QUICKSTART, "model=logistic", "distill.alpha=0.5",
         f"data.archive={corpus_archive}", f"paths.cache_dir={tmp_path / 'empty'}",
@@ -153,3 +152,15 @@ def test_a_bad_sweep_folder_is_two_lines(tmp_path: Path) -> None:
     said = done.stderr.strip().splitlines()
     assert done.returncode == 2 and "Traceback" not in done.stderr and len(said) == 2, done.stderr
     assert said[0].startswith("usage: python -m distill.sweep_report") and "nowhere holds no job folders" in said[1]
+
+
+def test_a_sweep_starts_without_the_failures_of_an_earlier_sweep_in_the_same_process(tmp_path: Path) -> None:
+    """Jobs failed by the in-process launcher are remembered by name ("0", "1", ...): a second sweep run
+    from the same Python process (a notebook, these tests) must not report the first one's."""
+    from omegaconf import OmegaConf
+
+    from distill.cli.hydra_errors import FAILED_JOBS, SweepFolder, failed_jobs
+
+    FAILED_JOBS.append("0")
+    SweepFolder().on_multirun_start(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}}))
+    assert failed_jobs(tmp_path) == []

@@ -35,10 +35,10 @@ from distill.atomic import atomic_path, write_bytes, write_text
 from distill.errors import UserError
 from distill.logit_store import file_sha256
 from distill.model_card import write_card
-from distill.run_folder import artefact, networks, read_record
 from distill.nets.checkpoint import load_net
 from distill.nets.size import weights_size
 from distill.preprocessing import Preprocessing
+from distill.run_folder import artefact, networks, read_record
 from distill.web_export import export_web, is_tfidf_student
 
 OPSET = 18

@@ -6,7 +6,6 @@ from its cause, as a class named '' or 'None' or a scikit-learn error about 0 sa
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from distill.data.corpus import Corpus

@@ -7,6 +7,7 @@ serving and labelling load nets this way: importing Lightning costs a process se
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -20,12 +21,13 @@ PREFIX = "net."
 
 def load_net(checkpoint: str | Path) -> nn.Module:
     """The checkpoint's net, float32, in eval mode, on the CPU; every weight must match the spec's net."""
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    if "hyper_parameters" not in saved or "net" not in saved["hyper_parameters"]:
-        raise UserError(f"{checkpoint} holds no net spec: it was not saved by distill's ClassifierModule; "
-                        "re-train the stage")
-    hyper = saved["hyper_parameters"]
-    net = build_net(hyper["net"], num_classes=hyper["num_classes"], vocab_size=hyper.get("vocab_size"))
-    net.load_state_dict({key.removeprefix(PREFIX): value for key, value in saved["state_dict"].items()
-                         if key.startswith(PREFIX)})
+    try:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        hyper, state = saved["hyper_parameters"], saved["state_dict"]
+        spec, num_classes = hyper["net"], hyper["num_classes"]
+    except (OSError, RuntimeError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as error:
+        raise UserError(f"{checkpoint} is not a checkpoint of distill's ClassifierModule ({type(error).__name__}): "
+                        "re-train its stage") from None
+    net = build_net(spec, num_classes=num_classes, vocab_size=hyper.get("vocab_size"))
+    net.load_state_dict({key.removeprefix(PREFIX): value for key, value in state.items() if key.startswith(PREFIX)})
     return net.float().eval()

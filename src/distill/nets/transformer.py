@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 from torch import nn
+
 from distill.errors import UserError
 from distill.pretrained import resolve_pretrained
 

@@ -37,7 +37,7 @@ from distill.probability import softmax
 from distill.run_folder import (blend_pairs, browser_first, final_fit, is_current, networks, read_record, stage_name,
                                 stages)
 from distill.serving import LoadedModel, average, from_checkpoint, from_onnx, from_sklearn
-from distill.web.ensemble_record import Fitted, record_ensemble, recorded_ensemble
+from distill.web.ensemble_record import Fitted, fit_inputs, record_ensemble, recorded_ensemble
 from distill.student_ensemble import blend, choose_pair
 from distill.web_export import export_web, is_current_web, is_tfidf_student
 
@@ -126,10 +126,11 @@ def prepare(folder: str | Path, splits: Splits) -> Prepared:
         if not is_current_web(found[name], path):
             export_web(found[name], path)
     if blend_pairs(records):
-        fitted = recorded_ensemble(run, records)
+        inputs = fit_inputs(run, records)
+        fitted = recorded_ensemble(run, inputs)
         if fitted is None and (corpora := splits()) is not None:
             if (fitted := fitted_ensemble(run, records, corpora)) is not None:
-                record_ensemble(run, records, fitted)
+                record_ensemble(run, inputs, fitted)
         if fitted is not None:
             prepared.ensemble_members, prepared.ensemble_weight, prepared.ensemble_test_acc = fitted
     return prepared
