@@ -220,20 +220,23 @@ def test_the_report_scores_every_model_and_names_the_labelling_stage_as_no_model
                          "reason": "labels the transfer set: nothing to score"}]
 
 
-def test_train_py_labels_a_transfer_set_and_records_it_as_completed(transfer_run, corpus_archive: Path) -> None:
-    """train.py returns the run's val score to sweepers; a labelling run has none and must not fail for it."""
+def test_train_py_labels_a_transfer_set_and_records_it_as_completed(
+    transfer_run, corpus_archive: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """train.py returns the run's val score to sweepers; a labelling run has none and must not fail for it
+    (train.py's entry point, in this process)."""
     import json
-    import subprocess
-    import sys
 
-    from conftest import ROOT
+    from conftest import ROOT, in_process
+    from distill.cli.train import main
 
     tmp, stages, *_ = transfer_run
     out = tmp / "run" / "transfer_labels_again"  # a sibling of the members' stage folders
-    done = subprocess.run([sys.executable, "train.py", *stages["transfer_labels"][:-1],
-                           f"transfer.logits={tmp / 'again.npz'}", f"data.archive={corpus_archive}",
-                           f"paths.cache_dir={tmp / 'cache'}", f"paths.output_dir={out}", "teacher.max_length=32",
-                           "data.val_fraction=0.2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    monkeypatch.chdir(ROOT)
+    done = in_process(main, ["train.py", *stages["transfer_labels"][:-1], f"transfer.logits={tmp / 'again.npz'}",
+                             f"data.archive={corpus_archive}", f"paths.cache_dir={tmp / 'cache'}",
+                             f"hydra.run.dir={out}", "teacher.max_length=32", "data.val_fraction=0.2"],
+                      monkeypatch, capsys)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((out / "metrics.json").read_text())["status"] == "completed"
     again, first = (LogitStore.load(path) for path in (tmp / "again.npz", tmp / "committed" / "transfer_logits.npz"))
