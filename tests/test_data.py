@@ -6,6 +6,8 @@ import csv
 import inspect
 import json
 import shutil
+import subprocess
+import sys
 import tarfile
 import urllib.error
 from pathlib import Path
@@ -13,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sklearn.datasets._twenty_newsgroups as sk_twenty
-from conftest import GROUPS, REAL_ARCHIVE
+from conftest import GROUPS, REAL_ARCHIVE, ROOT, make_cfg
+from omegaconf import OmegaConf
 from sklearn.datasets import fetch_20newsgroups
 
+from distill.cli.config import load_splits
 from distill.data.corpus import Corpus
 from distill.data.csv import CsvDataModule
 from distill.data.datamodule import Features, SoftTargets, TextDataModule
@@ -156,6 +160,22 @@ def test_datamodule_loads_same_corpus_from_every_source(sklearn_home, corpus_arc
             _corpus_equal(a, b)
     train, _ = loaded[0]
     assert train.label_names == sorted(GROUPS)
+
+
+def test_a_runs_splits_load_without_torch_or_lightning(tmp_path: Path, corpus_archive: Path) -> None:
+    """What only reads a run's splits (the report, a server's first start, the benchmarks) must not pay
+    for importing torch and Lightning: the same splits, by id, as the training process loads."""
+    cfg = make_cfg(tmp_path, corpus_archive, ["model=logistic"])
+    OmegaConf.save(cfg, tmp_path / "config.yaml")
+    code = ("import sys; from omegaconf import OmegaConf; from distill.cli.config import load_splits; "
+            f"splits = load_splits(OmegaConf.load({str(tmp_path / 'config.yaml')!r})); "
+            "print(sorted({'lightning', 'torch'} & set(sys.modules))); "
+            "print({name: corpus.fingerprint() for name, corpus in sorted(splits.items())})")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded, fingerprints = done.stdout.strip().splitlines()
+    assert loaded == "[]"
+    assert fingerprints == str({name: corpus.fingerprint() for name, corpus in sorted(load_splits(cfg).items())})
 
 
 def test_archive_with_leading_folder_and_stray_files(corpus_dir, tmp_path) -> None:

@@ -20,13 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from distill.atomic import atomic_path
-from distill.data.corpus import Corpus
 from distill.errors import UserError
+
+if TYPE_CHECKING:
+    from distill.data.corpus import Corpus
 
 FORMAT_VERSION = 2
 

@@ -13,6 +13,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from distill.data.datamodule import TextDataModule
 from distill.loss import DistillationLoss
 from distill.nets import build_net
 
@@ -134,7 +135,7 @@ class ClassifierModule(L.LightningModule):
 def predict_logits(
     trainer: L.Trainer,
     module: L.LightningModule,
-    datamodule: L.LightningDataModule,
+    datamodule: TextDataModule,
     splits: tuple[str, ...] | None = None,
 ) -> dict[str, np.ndarray]:
     """The module's logits for ``splits`` (default all), aligned to each split's ids.

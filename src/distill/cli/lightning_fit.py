@@ -17,6 +17,7 @@ from distill.cli.signature import signed_settings
 from distill.cli.soft_targets import soft_targets
 from distill.console import without_progress_bar_off_a_terminal
 from distill.data.datamodule import TextDataModule
+from distill.data.lightning_data import LightningData
 from distill.errors import UserError
 from distill.logit_store import LogitStore, file_sha256
 from distill.module import ClassifierModule, predict_logits
@@ -60,20 +61,20 @@ def build(cfg: DictConfig, role: Role) -> tuple[TextDataModule, ClassifierModule
     return datamodule, model, trainer
 
 
-def fit_or_restore(cfg: DictConfig, role: Role, datamodule: TextDataModule, model: ClassifierModule,
+def fit_or_restore(cfg: DictConfig, role: Role, data: LightningData, model: ClassifierModule,
                    trainer: L.Trainer) -> str | None:
     """The checkpoint to score: the best one of a fit, or a given one (``Role.restores``), copied into
     the run folder so that the run's record never points outside it."""
     given = role.restores(cfg)
     if not given:
-        trainer.fit(model, datamodule=datamodule)
+        trainer.fit(model, datamodule=data)
         return getattr(trainer.checkpoint_callback, "best_model_path", "") or None
     checkpoint = str(Path(cfg.paths.output_dir) / "checkpoints" / Path(given).name)
     if trainer.is_global_zero:
         Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(given, checkpoint)
     trainer.strategy.barrier()
-    trainer.validate(model, datamodule=datamodule, ckpt_path=checkpoint, verbose=False)
+    trainer.validate(model, datamodule=data, ckpt_path=checkpoint, verbose=False)
     return checkpoint
 
 
@@ -108,9 +109,10 @@ def write_store(cfg: DictConfig, role: Role, signature: str, datamodule: TextDat
 def fit_lightning(cfg: DictConfig, role: Role, signature: str) -> Fitted:
     """Fit (or restore) a Lightning model, test the checkpoint, write its store."""
     datamodule, model, trainer = build(cfg, role)
-    checkpoint = fit_or_restore(cfg, role, datamodule, model, trainer)
+    data = LightningData(datamodule)
+    checkpoint = fit_or_restore(cfg, role, data, model, trainer)
     metrics = {} if refits(cfg) else {"val/acc_best": _best_val_acc(trainer)}
-    tested = trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint, verbose=False)[0]
+    tested = trainer.test(model, datamodule=data, ckpt_path=checkpoint, verbose=False)[0]
     metrics |= {key: float(value) for key, value in tested.items()} | weights_size(model)
     if trainer.fast_dev_run:
         return Fitted(metrics, None, labels=datamodule.label_names, cleaning=datamodule.cleaning)

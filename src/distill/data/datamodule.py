@@ -1,22 +1,27 @@
-"""Everything a text dataset shares after loading: splits, features, soft targets, loaders."""
+"""Everything a text dataset shares after loading: splits, features, soft targets, loaders.
+
+Plain Python: reading a run's splits (serving, reports, benchmarks) imports neither torch nor
+Lightning. Batches are made by ``distill.data.loaders`` (torch); Lightning's Trainer drives a
+data module through ``distill.data.lightning_data.LightningData``.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import lightning as L
 import numpy as np
-import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
 
 from distill.data.corpus import Corpus
-from distill.data.samplers import LengthGroupedSampler, LengthOrderSampler
 from distill.data.unlabelled import UnlabelledFile
 from distill.errors import UserError
 from distill.logit_store import rows_of
+
+if TYPE_CHECKING:
+    import torch
+    from torch.utils.data import DataLoader
 
 VAL_SPLITS = ("random", "ordered")
 
@@ -57,8 +62,9 @@ class SoftTargets:
     unlabelled: Corpus | None = None
 
 
-class EncodedSplit(Dataset):
-    """One split's encoded examples; teacher logits, when present, were looked up by id in this split."""
+class EncodedSplit:
+    """One split's encoded examples (a map-style dataset); teacher logits, when present, were looked up by
+    id in this split."""
 
     def __init__(self, corpus: Corpus, rows: list[Any], teacher_logits: np.ndarray | None) -> None:
         self.corpus, self.rows, self.teacher_logits = corpus, rows, teacher_logits
@@ -73,24 +79,7 @@ class EncodedSplit(Dataset):
         return item
 
 
-class Collate:
-    """Batch of examples -> {"ids", "labels", "inputs", optional "teacher_logits"}."""
-
-    def __init__(self, features: Features) -> None:
-        self.features = features
-
-    def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
-        batch = {
-            "ids": torch.tensor(np.array([item["id"] for item in items]), dtype=torch.long),
-            "labels": torch.tensor(np.array([item["label"] for item in items]), dtype=torch.long),
-            "inputs": self.features.collate([item["x"] for item in items]),
-        }
-        if "teacher_logits" in items[0]:
-            batch["teacher_logits"] = torch.from_numpy(np.stack([item["teacher_logits"] for item in items]))
-        return batch
-
-
-class TextDataModule(L.LightningDataModule, ABC):
+class TextDataModule(ABC):
     """Train/val/test splits of a labelled text corpus, encoded by the model's features.
 
     A dataset subclass only implements ``load_corpus``. Validation is ``val_fraction`` of
@@ -125,7 +114,6 @@ class TextDataModule(L.LightningDataModule, ABC):
         refit: bool = False,
         unlabelled_file: str | None = None,
     ) -> None:
-        super().__init__()
         self.features = features
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
@@ -212,25 +200,13 @@ class TextDataModule(L.LightningDataModule, ABC):
 
     def dataloader(self, split: str, shuffle: bool = False) -> DataLoader:
         """Shuffled for training; in length order otherwise (evaluation, teacher predictions)."""
+        from distill.data.loaders import loader  # torch: only a run that makes batches pays for it
+
         if not self.datasets:
             raise RuntimeError("call setup() before asking for a dataloader")
-        dataset = self.datasets[split]
-        lengths = [self.features.length(row) for row in dataset.rows]
-        if not shuffle:
-            sampler: Sampler[int] | None = LengthOrderSampler(lengths)
-        elif self.group_by_length:
-            sampler = LengthGroupedSampler(lengths, self.batch_size, self.seed)
-        else:
-            sampler = None
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size if shuffle else self.eval_batch_size,
-            shuffle=shuffle and sampler is None,
-            sampler=sampler,
-            num_workers=self.num_workers,
-            collate_fn=Collate(self.features),
-            persistent_workers=self.num_workers > 0,
-        )
+        return loader(self.datasets[split], self.features, self.batch_size if shuffle else self.eval_batch_size,
+                      shuffle=shuffle, group_by_length=self.group_by_length, seed=self.seed,
+                      num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self.dataloader("train", shuffle=True)
