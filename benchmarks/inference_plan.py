@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -23,7 +22,6 @@ from distill.data.corpus import Corpus
 from distill.export import export_stage
 from distill.features import WordPieceFeatures
 from distill.logit_store import LogitStore, file_sha256
-from distill.module import ClassifierModule
 from distill.probability import softmax
 from distill.run_folder import SINGLE_TEACHER_ROLES, blend_pairs, final_fit, is_current, read_record
 from distill.student_ensemble import choose_pair
@@ -73,6 +71,10 @@ def network_jobs(run: Path, stage: Path, role: str, known: dict | None = None) -
 
 def architecture_stage(stage: Path, cfg: DictConfig, work: Path) -> Path:
     """The teacher's architecture, untrained head, saved as a stage folder under ``work``."""
+    import lightning as L  # only a teacher kept as logits alone needs a module built here: the rest reads checkpoints
+
+    from distill.module import ClassifierModule
+
     record = read_record(stage)
     source = LogitStore.load(stage / "logits.npz").source  # the stage's own teacher, not the run's default
     folder = work / stage.name
